@@ -1,0 +1,3 @@
+from quizctl.cli import main
+
+main()

@@ -1,0 +1,167 @@
+"""Connected websocket clients and fan-out.
+
+Each client has a bounded outbound queue drained by its own sender task. The room only
+ever calls `send` (non-blocking): a client whose queue is full is too slow to keep up
+and is dropped, so one stuck phone can never stall the room. Broadcasts are serialized
+once by the caller and the same text object is queued for every recipient.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from enum import StrEnum
+
+import trio
+
+log = logging.getLogger("quizctl.clients")
+
+
+class ClientKind(StrEnum):
+    STUDENT = "student"
+    INSTRUCTOR = "instructor"
+    PROJECTOR = "projector"
+
+
+class CloseCode:
+    NORMAL = 1000
+    GOING_AWAY = 1001
+    POLICY = 1008
+    TOO_SLOW = 1013  # "try again later": the client fell behind and was dropped
+    UNAUTHORIZED = 4001
+    SESSION_RESET = 4002
+
+
+@dataclass(frozen=True, slots=True)
+class _Close:
+    code: int
+    reason: str = ""
+
+
+class ClientConnection:
+    def __init__(self, kind: ClientKind, queue_size: int, student_id: str | None = None) -> None:
+        self.kind = kind
+        self.student_id = student_id
+        self._send_channel, self._receive_channel = trio.open_memory_channel[str | _Close](queue_size)
+        # Cancelled to end the connection's handler (receive loop and sender alike).
+        self.cancel_scope = trio.CancelScope()
+        self.dropped_reason: str | None = None
+        self.closing = False
+
+    def send(self, text: str) -> bool:
+        """Queue `text`; drop the client if its queue is full. Never blocks."""
+        if self.closing:
+            return False
+        try:
+            self._send_channel.send_nowait(text)
+            return True
+        except trio.WouldBlock:
+            self.drop("outbound queue full")
+        except (trio.ClosedResourceError, trio.BrokenResourceError):
+            pass
+        return False
+
+    def close(self, code: int, reason: str = "") -> None:
+        """Close after everything already queued has been sent."""
+        if self.closing:
+            return
+        try:
+            self._send_channel.send_nowait(_Close(code, reason))
+            self.closing = True
+        except trio.WouldBlock:
+            self.drop("outbound queue full")
+        except (trio.ClosedResourceError, trio.BrokenResourceError):
+            pass
+
+    def drop(self, reason: str) -> None:
+        if self.dropped_reason is None:
+            self.dropped_reason = reason
+            log.info("dropping %s client %s: %s", self.kind, self.student_id or "", reason)
+        self.closing = True
+        self.cancel_scope.cancel()
+
+    async def run_sender(
+        self,
+        send: Callable[[str], Awaitable[None]],
+        close: Callable[[int, str], Awaitable[None]],
+    ) -> None:
+        """Drain the queue into the socket; on a queued close, close and end the connection."""
+        async with self._receive_channel:
+            async for item in self._receive_channel:
+                if isinstance(item, _Close):
+                    with trio.move_on_after(2):
+                        await close(item.code, item.reason)
+                    self.cancel_scope.cancel()
+                    return
+                await send(item)
+
+
+class Hub:
+    """Who is connected, by kind; students indexed by student id."""
+
+    def __init__(self) -> None:
+        self.students: dict[str, set[ClientConnection]] = {}
+        self.instructors: set[ClientConnection] = set()
+        self.projectors: set[ClientConnection] = set()
+        self.dropped_total = 0
+
+    def add(self, client: ClientConnection) -> None:
+        if client.kind is ClientKind.STUDENT:
+            assert client.student_id is not None
+            self.students.setdefault(client.student_id, set()).add(client)
+        elif client.kind is ClientKind.INSTRUCTOR:
+            self.instructors.add(client)
+        else:
+            self.projectors.add(client)
+
+    def remove(self, client: ClientConnection) -> None:
+        if client.dropped_reason is not None:
+            self.dropped_total += 1
+        if client.kind is ClientKind.STUDENT:
+            assert client.student_id is not None
+            connections = self.students.get(client.student_id)
+            if connections is not None:
+                connections.discard(client)
+                if not connections:
+                    del self.students[client.student_id]
+        elif client.kind is ClientKind.INSTRUCTOR:
+            self.instructors.discard(client)
+        else:
+            self.projectors.discard(client)
+
+    def student_connections(self) -> Iterator[tuple[str, ClientConnection]]:
+        for student_id, connections in list(self.students.items()):
+            for client in list(connections):
+                yield student_id, client
+
+    def send_to_students(self, text: str) -> None:
+        for _, client in self.student_connections():
+            client.send(text)
+
+    def send_to_student(self, student_id: str, text: str) -> None:
+        for client in list(self.students.get(student_id, ())):
+            client.send(text)
+
+    def close_student(self, student_id: str, code: int, farewell: str | None = None) -> None:
+        for client in list(self.students.get(student_id, ())):
+            if farewell is not None:
+                client.send(farewell)
+            client.close(code)
+
+    def send_to_instructors(self, text: str) -> None:
+        for client in list(self.instructors):
+            client.send(text)
+
+    def send_to_projectors(self, text: str) -> None:
+        for client in list(self.projectors):
+            client.send(text)
+
+    def all_clients(self) -> Iterator[ClientConnection]:
+        for _, client in self.student_connections():
+            yield client
+        yield from list(self.instructors)
+        yield from list(self.projectors)
+
+    @property
+    def student_connection_count(self) -> int:
+        return sum(len(c) for c in self.students.values())

@@ -1,0 +1,204 @@
+"""The control socket: operator commands from `quizctl` (and scripts) over JSON lines.
+
+Framing: one JSON object per line, UTF-8, at most MAX_LINE_BYTES.
+  request:  {"token": "...", "cmd": "next", "args": {...}}
+  response: {"ok": true, "result": {...}}  or  {"ok": false, "error": {"code": "...", "message": "..."}}
+A connection may carry several requests. Clients that stay silent for IDLE_TIMEOUT_S,
+send an over-long line or stop reading are dropped; the server is never blocked by them.
+By default the socket is a Unix socket in the data dir with mode 0600: only the
+operator's account can connect. Over TCP the token is the only gate.
+"""
+from __future__ import annotations
+
+import errno
+import json
+import logging
+import os
+import socket
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import trio
+
+from server import commands
+from server.auth import tokens_equal
+from server.messages import dumps
+from server.room import Room, RoomError
+from server.settings import Settings
+from server.throttle import FailureThrottle
+
+log = logging.getLogger("quizctl.control")
+
+MAX_LINE_BYTES = 64 * 1024
+IDLE_TIMEOUT_S = 30.0
+SEND_TIMEOUT_S = 10.0
+MAX_CONNECTIONS = 64
+LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
+
+
+class ControlAddressError(ValueError):
+    pass
+
+
+def parse_control_address(value: str | None, data_dir: Path, allow_remote: bool = False) -> tuple[str, Any]:
+    """('unix', path) or ('tcp', (host, port)); refuses a non-loopback TCP bind without allow_remote."""
+    if value is None or value in ("", "unix"):
+        return "unix", data_dir / "control.sock"
+    if value.startswith("unix:"):
+        return "unix", Path(value[len("unix:") :])
+    if value.startswith("tcp://"):
+        parsed = urlparse(value)
+        if not parsed.hostname or parsed.port is None:
+            raise ControlAddressError(f"--control {value!r}: expected tcp://HOST:PORT")
+        if parsed.hostname not in LOOPBACK_HOSTS and not allow_remote:
+            raise ControlAddressError(
+                f"--control {value!r} would accept operator commands from the network, guarded only by the token; "
+                "add --control-allow-remote if that is what you want"
+            )
+        return "tcp", (parsed.hostname, parsed.port)
+    raise ControlAddressError(f"--control {value!r}: expected unix:PATH or tcp://HOST:PORT")
+
+
+async def _unix_listener(path: Path) -> trio.SocketListener:
+    if path.exists() or path.is_symlink():
+        if await _socket_is_live(path):
+            raise OSError(errno.EADDRINUSE, f"another server is already running with this data dir ({path})")
+        path.unlink()
+    sock = trio.socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    previous_umask = os.umask(0o177)  # created 0600: no window where others could connect
+    try:
+        await sock.bind(str(path))
+    finally:
+        os.umask(previous_umask)
+    os.chmod(path, 0o600)
+    sock.listen(MAX_CONNECTIONS)
+    return trio.SocketListener(sock)
+
+
+async def _socket_is_live(path: Path) -> bool:
+    try:
+        stream = await trio.open_unix_socket(str(path))
+    except OSError:
+        return False
+    await stream.aclose()
+    return True
+
+
+async def serve_control(
+    room: Room, settings: Settings, admin_token: str, *, task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED
+) -> None:
+    kind, address = parse_control_address(settings.control, settings.data_dir, settings.control_allow_remote)
+    throttle = FailureThrottle("control-socket token")
+    limiter = trio.CapacityLimiter(MAX_CONNECTIONS)
+    if kind == "unix":
+        listeners = [await _unix_listener(address)]
+        shown = f"unix:{address}"
+    else:
+        host, port = address
+        listeners = await trio.open_tcp_listeners(port, host=host)
+        bound_port = listeners[0].socket.getsockname()[1]
+        shown = f"tcp://{host}:{bound_port}"
+
+    async def handle(stream: trio.abc.Stream) -> None:
+        peer = "unix" if kind == "unix" else _peer_of(stream)
+        async with limiter, stream:
+            await _serve_connection(stream, peer, room, admin_token, throttle)
+
+    try:
+        async with trio.open_nursery() as nursery:
+            await nursery.start(trio.serve_listeners, handle, listeners)
+            log.info("control socket on %s", shown)
+            task_status.started(shown)
+    finally:
+        if kind == "unix":
+            try:
+                address.unlink()
+            except OSError:
+                pass
+
+
+def _peer_of(stream: trio.abc.Stream) -> str:
+    try:
+        return str(stream.socket.getpeername()[0])  # type: ignore[attr-defined]
+    except (AttributeError, OSError):
+        return "?"
+
+
+async def _serve_connection(
+    stream: trio.abc.Stream, peer: str, room: Room, admin_token: str, throttle: FailureThrottle
+) -> None:
+    buffer = bytearray()
+    while True:
+        line: bytes | None = None
+        with trio.move_on_after(IDLE_TIMEOUT_S):
+            try:
+                line = await _read_line(stream, buffer)
+            except _LineTooLong:
+                await _send(stream, _failure("line_too_long", f"requests are limited to {MAX_LINE_BYTES} bytes"))
+                return
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                return
+            if line is None:
+                return
+        if line is None:
+            return  # idle for too long
+        response = await _respond(line, peer, room, admin_token, throttle)
+        if not await _send(stream, response):
+            return
+
+
+class _LineTooLong(Exception):
+    pass
+
+
+async def _read_line(stream: trio.abc.Stream, buffer: bytearray) -> bytes | None:
+    while True:
+        end = buffer.find(b"\n")
+        if end >= 0:
+            line = bytes(buffer[:end])
+            del buffer[: end + 1]
+            return line
+        if len(buffer) > MAX_LINE_BYTES:
+            raise _LineTooLong
+        chunk = await stream.receive_some(65536)
+        if not chunk:
+            return None
+        buffer += chunk
+
+
+async def _send(stream: trio.abc.Stream, response: dict[str, Any]) -> bool:
+    with trio.move_on_after(SEND_TIMEOUT_S):
+        try:
+            await stream.send_all(dumps(response).encode("utf-8") + b"\n")
+            return True
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            return False
+    return False
+
+
+def _failure(code: str, message: str) -> dict[str, Any]:
+    return {"ok": False, "error": {"code": code, "message": message}}
+
+
+async def _respond(
+    line: bytes, peer: str, room: Room, admin_token: str, throttle: FailureThrottle
+) -> dict[str, Any]:
+    try:
+        request = json.loads(line.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return _failure("bad_request", 'send one JSON object per line: {"token", "cmd", "args"}')
+    if not isinstance(request, dict):
+        return _failure("bad_request", 'send one JSON object per line: {"token", "cmd", "args"}')
+    if not tokens_equal(request.get("token"), admin_token):
+        await throttle.failed(peer)
+        return _failure("unauthorized", "wrong or missing admin token")
+    throttle.succeeded(peer)
+    try:
+        result = await commands.run_command(room, request.get("cmd"), request.get("args"))
+    except RoomError as exc:
+        return _failure(exc.code, exc.message)
+    except Exception:
+        log.exception("control command %r failed", request.get("cmd"))
+        return _failure("internal_error", "the command failed on the server; see its log")
+    return {"ok": True, "result": result}

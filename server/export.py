@@ -1,0 +1,84 @@
+"""The gradebook CSV, from a session's state (live memory or loaded from the data dir alone).
+
+Safe in spreadsheets: RFC 4180 quoting (csv module, CRLF), UTF-8 (optionally with a BOM
+for Excel), and any cell starting with = + - @ tab or CR is prefixed with a single
+quote so it cannot run as a formula.
+"""
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable
+
+from server.model import Participant, SessionRecord, SubmissionStatus
+from server.scoring import points_to_score
+
+LAYOUTS = ("wide", "long")
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(cell: str) -> str:
+    return "'" + cell if cell.startswith(_FORMULA_STARTS) else cell
+
+
+def _score_text(points: int) -> str:
+    return f"{points_to_score(points):.2f}"
+
+
+def ranked(record: SessionRecord) -> list[tuple[int, Participant]]:
+    """Rank by total, ties share a rank (1, 2, 2, 4); rows ordered by rank then student id."""
+    ordered = sorted(record.participants.values(), key=lambda p: (-p.total_points, p.student_id))
+    result: list[tuple[int, Participant]] = []
+    previous, rank = None, 0
+    for position, participant in enumerate(ordered, start=1):
+        if participant.total_points != previous:
+            rank, previous = position, participant.total_points
+        result.append((rank, participant))
+    return result
+
+
+def wide_rows(record: SessionRecord) -> Iterable[list[str]]:
+    count = len(record.pool.questions)
+    yield ["student_id", "name", *(f"q{i + 1}" for i in range(count)), "total", "answered", "correct", "rank"]
+    for rank, p in ranked(record):
+        cells = []
+        for idx in range(count):
+            submission = p.submissions.get(idx)
+            cells.append(_score_text(submission.points) if submission is not None else "")
+        yield [
+            neutralise(p.student_id),
+            neutralise(p.name),
+            *cells,
+            _score_text(p.total_points),
+            str(p.answered_count),
+            str(p.correct_count),
+            str(rank),
+        ]
+
+
+def long_rows(record: SessionRecord) -> Iterable[list[str]]:
+    yield ["student_id", "name", "question", "answer", "status", "elapsed_ms", "score", "correct"]
+    for _, p in ranked(record):
+        for idx in sorted(record.asked):
+            submission = p.submissions.get(idx)
+            if submission is None:
+                continue
+            yield [
+                neutralise(p.student_id),
+                neutralise(p.name),
+                f"q{idx + 1}",
+                submission.answer or "",
+                str(submission.status),
+                "" if submission.elapsed_ms is None else str(submission.elapsed_ms),
+                _score_text(submission.points),
+                "1" if submission.correct and submission.status is SubmissionStatus.SUBMITTED else "0",
+            ]
+
+
+def render_csv(record: SessionRecord, *, layout: str = "wide", excel: bool = False) -> str:
+    buffer = io.StringIO()
+    if excel:
+        buffer.write("\ufeff")
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerows(wide_rows(record) if layout == "wide" else long_rows(record))
+    return buffer.getvalue()

@@ -1,0 +1,198 @@
+"""Starting and stopping everything in one nursery: storage writer, room, Hypercorn, control socket.
+
+Shutdown order matters for "nothing acknowledged is lost": Hypercorn and the control
+socket stop first (clients are closed with 1001), then the room's tasks, and only then
+is the storage queue closed, so the writer commits every queued write before returning.
+"""
+from __future__ import annotations
+
+import gc
+import logging
+import resource
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+import hypercorn.protocol.ws_stream
+import hypercorn.trio
+import trio
+from hypercorn.config import Config
+
+from server.app import MAX_WS_MESSAGE_BYTES, create_app
+from server.auth import Signer, load_or_create_secret_file
+from server.clock import Clock
+from server.room import Room
+from server.settings import Settings
+from server.storage import Storage
+
+log = logging.getLogger("quizctl.serve")
+
+
+@dataclass(slots=True)
+class RunningServer:
+    """What a started server hands back to its caller (tests, the CLI)."""
+
+    url: str
+    settings: Settings
+    room: Room
+    storage: Storage
+    admin_token: str
+    control_address: str | None
+    shutdown: Callable[[], None]
+
+    @property
+    def instructor_url(self) -> str:
+        return f"{self.settings.base_url()}/instructor?token={self.admin_token}"
+
+    @property
+    def projector_url(self) -> str:
+        return f"{self.settings.base_url()}/projector"
+
+
+def refuse_websocket_compression() -> None:
+    """permessage-deflate costs ~95 KiB per connection; Hypercorn has no switch for it."""
+    hypercorn.protocol.ws_stream.server_extensions_handshake = lambda *args, **kwargs: None  # type: ignore[assignment]
+
+
+def tune_process_for_many_clients() -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        except (ValueError, OSError):
+            pass
+    # Full collections over thousands of connection objects stall the loop for ~200 ms.
+    gc.set_threshold(50_000, 50, 100)
+
+
+def hypercorn_config(settings: Settings) -> Config:
+    config = Config()
+    config.bind = [f"[{settings.host}]:{settings.port}" if ":" in settings.host else f"{settings.host}:{settings.port}"]
+    config.websocket_max_message_size = MAX_WS_MESSAGE_BYTES
+    config.graceful_timeout = 3.0
+    config.accesslog = None
+    config.errorlog = logging.getLogger("hypercorn.error")
+    config.backlog = 4096
+    config.keep_alive_timeout = 30
+    config.websocket_ping_interval = 20.0
+    if settings.forwarded_allow_ips:
+        config.forwarded_allow_ips = settings.forwarded_allow_ips  # type: ignore[attr-defined]
+    return config
+
+
+async def serve(
+    settings: Settings,
+    *,
+    shutdown_event: trio.Event | None = None,
+    task_status: trio.TaskStatus[RunningServer] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Run the quiz server until `shutdown_event` is set (or the task is cancelled)."""
+    shutdown_event = shutdown_event or trio.Event()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    secret_key = load_or_create_secret_file(settings.data_dir / "secret.key", settings.secret_key)
+    admin_token = load_or_create_secret_file(settings.data_dir / "admin.token", settings.admin_token)
+    refuse_websocket_compression()
+
+    storage = Storage(settings.db_path)
+    storage.open()
+    try:
+        record = storage.load_or_create(settings.session_id, settings.pool)
+        room = Room(settings, storage, record, Clock())
+        app = create_app(room, Signer(secret_key), admin_token)
+        app = _wrap_for_proxies(app, settings)
+        config = hypercorn_config(settings)
+
+        async with trio.open_nursery() as outer:
+            await outer.start(storage.run)
+            try:
+                async with trio.open_nursery() as inner:
+                    await inner.start(room.run)
+                    http_done = trio.Event()
+                    urls = await inner.start(_serve_http, app, config, shutdown_event, http_done)
+                    if settings.port == 0:
+                        settings.port = _port_of(urls[0])
+                    room.set_join_url(settings.join_url())
+                    control_address = None
+                    from server import control
+
+                    control_address = await inner.start(control.serve_control, room, settings, admin_token)
+                    task_status.started(
+                        RunningServer(
+                            url=_local_url(urls[0]),
+                            settings=settings,
+                            room=room,
+                            storage=storage,
+                            admin_token=admin_token,
+                            control_address=control_address,
+                            shutdown=shutdown_event.set,
+                        )
+                    )
+                    await shutdown_event.wait()
+                    log.info("shutting down")
+                    room.close_all_clients()
+                    await http_done.wait()
+                    inner.cancel_scope.cancel()
+            finally:
+                storage.finish()
+    finally:
+        storage.close()
+        log.info("stopped; everything acknowledged is committed to %s", settings.db_path)
+
+
+async def _serve_http(
+    app: Any,
+    config: Config,
+    shutdown_event: trio.Event,
+    done: trio.Event,
+    *,
+    task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    try:
+        await hypercorn.trio.serve(app, config, shutdown_trigger=shutdown_event.wait, task_status=task_status)
+    finally:
+        done.set()
+
+
+def _wrap_for_proxies(app: Any, settings: Settings) -> Any:
+    if not settings.forwarded_allow_ips:
+        return app
+    from server.proxy import TrustedProxyMiddleware
+
+    return TrustedProxyMiddleware(app, settings.forwarded_allow_ips)
+
+
+def _port_of(url: str) -> int:
+    return int(url.rsplit(":", 1)[1].rstrip("/"))
+
+
+def _local_url(url: str) -> str:
+    return url.replace("0.0.0.0", "127.0.0.1").replace("[::]", "[::1]")
+
+
+def run_until_signalled(settings: Settings, on_started: Callable[[RunningServer], None]) -> None:
+    """The CLI's entry: serve until SIGINT/SIGTERM, then shut down cleanly (exit status 0)."""
+    tune_process_for_many_clients()
+
+    async def main() -> None:
+        shutdown_event = trio.Event()
+        with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            async with trio.open_nursery() as nursery:
+
+                async def serve_then_stop(*, task_status: trio.TaskStatus[RunningServer]) -> None:
+                    await serve(settings, shutdown_event=shutdown_event, task_status=task_status)
+                    nursery.cancel_scope.cancel()
+
+                async def shut_down_on_signal() -> None:
+                    # A second signal while shutting down is ignored: commits are finishing.
+                    async for signum in signals:
+                        log.info("received %s, shutting down", signal.Signals(signum).name)
+                        shutdown_event.set()
+
+                nursery.start_soon(shut_down_on_signal)
+                running = await nursery.start(serve_then_stop)
+                on_started(running)
+                gc.freeze()
+
+    trio.run(main)

@@ -1,0 +1,670 @@
+// Instructor dashboard: drive the session, watch presence, answers and scores.
+import {
+  $,
+  announce,
+  BarChart,
+  bindConnectionStatus,
+  Countdown,
+  el,
+  fmtAgo,
+  fmtClock,
+  fmtCountdown,
+  fmtScore,
+  optionKeys,
+  plural,
+  ReconnectingSocket,
+  ServerClock,
+  setChildren,
+  setText,
+  toEpochMs,
+  wsUrl,
+} from "/static/common.js";
+
+const STATE_LABELS = {
+  lobby: "Lobby",
+  question_open: "Question open",
+  question_closed: "Question closed",
+  between_questions: "Between questions",
+  finished: "Finished",
+};
+
+const D = {
+  state: null,
+  title: "",
+  currentIdx: null,
+  totalQuestions: null,
+  participants: [],
+  participantCount: 0,
+  presence: [],
+  presenceIdx: null,
+  orphans: [],
+  questions: new Map(), // idx -> {text, options, time_limit}
+  mode: "none", // none | open | closed
+  histogram: null,
+  reveal: null,
+  sortKey: "student_id",
+  sortDir: 1,
+};
+
+const clock = new ServerClock();
+
+// ------------------------------------------------------------------ token
+
+function takeToken() {
+  const params = new URLSearchParams(window.location.search);
+  let token = params.get("token");
+  try {
+    if (token) sessionStorage.setItem("quizctl.instructor_token", token);
+    else token = sessionStorage.getItem("quizctl.instructor_token");
+  } catch {
+    /* storage disabled: the cookie still works */
+  }
+  if (params.has("token")) {
+    // Keep the secret out of the address bar (screen sharing, history).
+    params.delete("token");
+    const rest = params.toString();
+    window.history.replaceState(null, "", window.location.pathname + (rest ? `?${rest}` : "") + window.location.hash);
+  }
+  return token;
+}
+
+const token = takeToken();
+
+// ------------------------------------------------------------------ socket
+
+const statusHandler = bindConnectionStatus($("conn"));
+let sock = null;
+
+function startSocket() {
+  $("auth-banner").hidden = true;
+  sock = new ReconnectingSocket(wsUrl("/ws/instructor", token ? { token } : null), {
+    onMessage,
+    onStatus: (status) => {
+      statusHandler(status);
+      renderControls();
+    },
+    onFatal: (code) => {
+      sock = null;
+      setText(
+        "auth-text",
+        code === 4001
+          ? "Not authorized. Open the instructor link printed by “quizctl serve” (it ends in ?token=…)."
+          : `The server closed the dashboard connection (code ${code}).`,
+      );
+      $("auth-banner").hidden = false;
+      renderControls();
+    },
+  });
+  sock.start();
+}
+
+$("auth-retry").addEventListener("click", () => {
+  if (sock) sock.stop();
+  startSocket();
+});
+
+function send(msg) {
+  hideError();
+  if (!sock || !sock.send(msg)) {
+    showError("Not connected to the server. Wait for “Connected” and try again.");
+    return false;
+  }
+  return true;
+}
+
+// ------------------------------------------------------------------ messages
+
+function onMessage(msg, receivedAt) {
+  if (msg.server_ts) clock.observe(msg.server_ts);
+  if (msg.total_questions) D.totalQuestions = Number(msg.total_questions);
+  switch (msg.type) {
+    case "state":
+      return onState(msg);
+    case "lobby_update":
+      return onLobby(msg);
+    case "presence_update":
+      return onPresence(msg);
+    case "question_open":
+      return onQuestionOpen(msg, receivedAt);
+    case "live_histogram":
+      return onLiveHistogram(msg);
+    case "question_closed":
+      return onQuestionClosed(msg);
+    case "full_leaderboard":
+      return renderLeaderboard(msg.leaderboard || []);
+    case "between_questions":
+      return setState("between_questions", msg.next_idx === undefined ? D.currentIdx : Number(msg.next_idx) - 1);
+    case "session_ended":
+      countdown.stop();
+      return setState("finished", D.currentIdx);
+    case "error":
+      return showError(msg.message || msg.code || "The server refused that.");
+    default:
+      return undefined;
+  }
+}
+
+function setState(state, idx) {
+  const changed = state !== D.state;
+  D.state = state;
+  if (idx !== undefined) D.currentIdx = idx === null ? null : Number(idx);
+  if (changed) announce(`Session state: ${STATE_LABELS[state] || state}.`);
+  renderControls();
+}
+
+function onState(msg) {
+  if (msg.title) {
+    D.title = msg.title;
+    setText("quiz-title", msg.title);
+    document.title = `Instructor · ${msg.title}`;
+  }
+  const idx = msg.current_question_idx;
+  if (msg.state === "lobby") {
+    D.mode = "none";
+    D.histogram = null;
+    D.reveal = null;
+    countdown.stop();
+    renderQuestion();
+    renderLeaderboard([]);
+  }
+  setState(msg.state, idx === undefined ? D.currentIdx : idx);
+}
+
+function onLobby(msg) {
+  D.participants = msg.participants || [];
+  D.participantCount = Number(msg.count ?? D.participants.length);
+  scheduleRender("lobby");
+  renderControls();
+}
+
+function onPresence(msg) {
+  D.presence = msg.rows || [];
+  D.presenceIdx = msg.current_question_idx ?? null;
+  D.orphans = msg.orphan_duplicate_joins || [];
+  scheduleRender("presence");
+  scheduleRender("orphans");
+  renderControls();
+}
+
+// ------------------------------------------------------------------ controls
+
+function nextDescription() {
+  const total = D.totalQuestions;
+  const idx = D.currentIdx;
+  switch (D.state) {
+    case "lobby":
+      return "Starts the quiz with question 1.";
+    case "question_open":
+      if (total !== null && idx !== null && idx + 1 >= total) return "Closes this question and finishes the session.";
+      return `Closes this question and opens question ${idx === null ? "" : idx + 2}.`;
+    case "question_closed":
+    case "between_questions":
+      if (total !== null && idx !== null && idx + 1 >= total) return "Finishes the session.";
+      return `Opens question ${idx === null ? 1 : idx + 2}.`;
+    case "finished":
+      return "The session is over. Reset to run it again.";
+    default:
+      return "";
+  }
+}
+
+function renderControls() {
+  const connected = !!(sock && sock.isOpen);
+  setText("st-state", STATE_LABELS[D.state] || D.state || "—");
+  const total = D.totalQuestions;
+  setText(
+    "st-question",
+    D.currentIdx === null || D.currentIdx === undefined ? `— of ${total ?? "?"}` : `${D.currentIdx + 1} of ${total ?? "?"}`,
+  );
+  setText("st-participants", String(D.participantCount));
+  const connectedCount = D.presence.reduce((a, r) => a + (r.connected ? 1 : 0), 0);
+  setText("st-connected", String(connectedCount));
+  const answered = D.presence.reduce((a, r) => a + (r.answered_current ? 1 : 0), 0);
+  setText("st-answered", D.state === "question_open" || D.state === "question_closed" ? `${answered} of ${D.presence.length}` : "—");
+
+  const next = $("btn-next");
+  next.textContent = D.state === "lobby" ? "Start quiz" : D.state === "finished" ? "Finished" : "Next";
+  next.disabled = !connected || D.state === "finished" || D.state === null;
+  setText("next-hint", nextDescription());
+  $("btn-close").disabled = !connected || D.state !== "question_open";
+  $("btn-end").disabled = !connected || D.state === "finished" || D.state === null;
+  $("btn-reset").disabled = !connected;
+  $("btn-open").disabled = !connected;
+
+  const num = $("open-number");
+  if (total) {
+    num.max = String(total);
+    setText("open-range", `1 to ${total}`);
+  }
+  if (document.activeElement !== num && !num.dataset.dirty) {
+    let suggested = 1;
+    if (D.currentIdx !== null && D.currentIdx !== undefined) suggested = D.state === "question_open" ? D.currentIdx + 1 : D.currentIdx + 2;
+    if (total) suggested = Math.min(suggested, total);
+    num.value = String(suggested);
+  }
+}
+
+let errorTimer = null;
+
+function showError(message) {
+  const node = $("dash-error");
+  node.textContent = message;
+  node.hidden = false;
+  if (errorTimer !== null) window.clearTimeout(errorTimer);
+  errorTimer = window.setTimeout(hideError, 15000);
+}
+
+function hideError() {
+  $("dash-error").hidden = true;
+  if (errorTimer !== null) window.clearTimeout(errorTimer);
+  errorTimer = null;
+}
+
+$("btn-next").addEventListener("click", () => send({ type: "next" }));
+$("btn-close").addEventListener("click", () => send({ type: "close_question" }));
+$("btn-end").addEventListener("click", () => {
+  if (window.confirm("End the session now? An open question is closed and final results are shown.")) send({ type: "end_session" });
+});
+$("btn-reset").addEventListener("click", () => {
+  if (
+    window.confirm(
+      "Reset the session?\n\nThis deletes every participant, answer and event and returns to the lobby. Export the CSV first if you need the scores.",
+    )
+  ) {
+    send({ type: "reset" });
+  }
+});
+
+$("open-number").addEventListener("input", (ev) => {
+  ev.target.dataset.dirty = "1";
+});
+
+$("open-form").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  const num = $("open-number");
+  const n = Number(num.value);
+  const total = D.totalQuestions;
+  if (!Number.isInteger(n) || n < 1 || (total && n > total)) {
+    showError(total ? `Question number must be between 1 and ${total}.` : "Question number must be 1 or more.");
+    num.focus();
+    return;
+  }
+  const msg = { type: "open_question", question_idx: n - 1 };
+  const limitText = $("open-limit").value.trim();
+  if (limitText) {
+    const limit = Number(limitText);
+    if (!Number.isInteger(limit) || limit < 5 || limit > 3600) {
+      showError("Time limit must be a whole number of seconds from 5 to 3600, or empty for the default.");
+      $("open-limit").focus();
+      return;
+    }
+    msg.time_limit = limit;
+  }
+  if (send(msg)) delete num.dataset.dirty;
+});
+
+// ------------------------------------------------------------------ current question
+
+const bars = new BarChart($("q-bars"), { showPercent: true, ariaLabel: "Answers so far" });
+
+const countdown = new Countdown(
+  (ms) => {
+    setText("q-timer", fmtCountdown(ms));
+    $("q-timer-wrap").classList.toggle("urgent", ms > 0 && ms <= 5000);
+  },
+  () => {},
+);
+
+function onQuestionOpen(msg, receivedAt) {
+  const idx = Number(msg.question_idx);
+  D.questions.set(idx, { text: msg.text ?? "", options: msg.options || {}, time_limit: msg.time_limit });
+  D.mode = "open";
+  D.reveal = null;
+  if (!D.histogram || D.histogram.question_idx !== idx) D.histogram = null;
+  setState("question_open", idx);
+  countdown.start(msg.remaining_ms ?? Number(msg.time_limit) * 1000, receivedAt);
+  renderQuestion();
+}
+
+function onLiveHistogram(msg) {
+  D.histogram = {
+    question_idx: Number(msg.question_idx),
+    counts: msg.histogram || {},
+    submitted: msg.submitted_count,
+    total: msg.total_count,
+  };
+  if (D.mode === "open" && Number(msg.question_idx) === D.currentIdx) renderQuestion();
+}
+
+function onQuestionClosed(msg) {
+  const idx = Number(msg.question_idx);
+  D.mode = "closed";
+  D.reveal = { question_idx: idx, correct: msg.correct, explanation: msg.explanation || "" };
+  const counts = msg.histogram || {};
+  const submitted = ["A", "B", "C", "D"].reduce((a, k) => a + (Number(counts[k]) || 0), 0);
+  D.histogram = { question_idx: idx, counts, submitted, total: submitted + (Number(counts.missed) || 0) };
+  countdown.stop();
+  setState("question_closed", idx);
+  renderQuestion();
+}
+
+function renderQuestion() {
+  const q = D.currentIdx !== null ? D.questions.get(D.currentIdx) : null;
+  const show = D.mode !== "none" && q;
+  $("q-empty").hidden = !!show;
+  $("q-body").hidden = !show;
+  $("q-timer-wrap").hidden = D.mode !== "open";
+  if (!show) return;
+  const keys = optionKeys(q.options);
+  const correct = D.mode === "closed" && D.reveal ? D.reveal.correct : null;
+  setText(
+    "q-meta",
+    `Question ${D.currentIdx + 1}${D.totalQuestions ? ` of ${D.totalQuestions}` : ""} · ${q.time_limit} s · ${D.mode === "open" ? "open" : "closed"}`,
+  );
+  setText("q-text", q.text);
+  setChildren(
+    $("q-options"),
+    keys.map((k) =>
+      el(
+        "li",
+        { class: `q-option${k === correct ? " is-correct" : ""}` },
+        el("span", { class: `opt-letter opt-${k}`, "aria-hidden": "true" }, k),
+        el("span", { class: "visually-hidden" }, `${k}: `),
+        el("span", null, q.options[k]),
+        k === correct ? el("span", { class: "correct-badge" }, "Correct") : null,
+      ),
+    ),
+  );
+  const h = D.histogram && D.histogram.question_idx === D.currentIdx ? D.histogram : null;
+  const counts = h ? h.counts : {};
+  const items = keys.map((k) => ({
+    key: k,
+    label: k,
+    count: counts[k] || 0,
+    className: `bar-${k}${k === correct ? " bar-correct" : ""}`,
+    note: k === correct ? "correct answer" : "",
+  }));
+  if (D.mode === "open") {
+    items.push({ key: "pending", label: "Pending", count: counts.pending || 0, className: "bar-muted" });
+    const pending = counts.pending || 0;
+    setText("q-counts", h ? `${h.submitted ?? 0} of ${h.total ?? 0} answered · ${pending} pending` : "Waiting for answers…");
+  } else {
+    items.push({ key: "missed", label: "Missed", count: counts.missed || 0, className: "bar-muted" });
+    setText("q-counts", h ? `${h.submitted ?? 0} answered · ${counts.missed || 0} missed` : "");
+  }
+  bars.update(items);
+  const reveal = $("q-reveal");
+  reveal.hidden = D.mode !== "closed" || !D.reveal;
+  if (D.reveal) {
+    const text = q.options[D.reveal.correct];
+    setText("q-correct", text === undefined ? D.reveal.correct : `${D.reveal.correct}: ${text}`);
+    setText("q-explanation", D.reveal.explanation);
+    $("q-explanation").hidden = !D.reveal.explanation;
+  }
+}
+
+// ------------------------------------------------------------------ leaderboard
+
+function renderLeaderboard(rows) {
+  const frag = document.createDocumentFragment();
+  for (const r of rows) {
+    frag.appendChild(
+      el(
+        "tr",
+        null,
+        el("td", { class: "num" }, String(r.rank)),
+        el("td", null, r.name),
+        el("td", { class: "mono" }, r.student_id ?? ""),
+        el("td", { class: "num" }, fmtScore(r.score)),
+      ),
+    );
+  }
+  $("lb-body").replaceChildren(frag);
+  $("lb-empty").hidden = rows.length > 0;
+  $("lb-table").hidden = rows.length === 0;
+  setText("lb-count", rows.length ? plural(rows.length, "student", "students") : "");
+}
+
+// ------------------------------------------------------------------ lobby + orphans
+
+function renderLobby() {
+  const list = D.participants;
+  setText("lobby-count", String(D.participantCount));
+  const frag = document.createDocumentFragment();
+  for (const p of list) {
+    frag.appendChild(el("li", null, el("span", { class: "lobby-name" }, p.name), " ", el("span", { class: "muted mono" }, p.student_id)));
+  }
+  $("lobby-list").replaceChildren(frag);
+  $("lobby-empty").hidden = list.length > 0;
+}
+
+function dupInfo(row) {
+  const d = row.duplicate_join_attempts;
+  if (d && typeof d === "object") return { count: Number(d.count) || 0, latest_ts: d.latest_ts, latest_detail: d.latest_detail };
+  return { count: Number(d) || 0 };
+}
+
+function detailText(detail) {
+  if (detail === null || detail === undefined || detail === "") return "";
+  let text = typeof detail === "string" ? detail : JSON.stringify(detail);
+  if (text.length > 160) text = `${text.slice(0, 157)}…`;
+  return text;
+}
+
+function renderOrphans() {
+  const frag = document.createDocumentFragment();
+  for (const o of D.orphans) {
+    const detail = detailText(o.latest_detail);
+    frag.appendChild(
+      el(
+        "li",
+        null,
+        el("span", { class: "mono" }, o.student_id),
+        ` · ${plural(Number(o.count) || 0, "attempt", "attempts")} · latest ${fmtClock(toEpochMs(o.latest_ts))}`,
+        detail ? el("span", { class: "muted small block" }, detail) : null,
+      ),
+    );
+  }
+  $("orphan-list").replaceChildren(frag);
+  $("orphan-empty").hidden = D.orphans.length > 0;
+}
+
+// ------------------------------------------------------------------ presence table
+
+const COLUMNS = [
+  { key: "student_id", label: "Student ID", get: (r) => String(r.student_id ?? ""), text: true },
+  { key: "name", label: "Name", get: (r) => String(r.name ?? ""), text: true },
+  { key: "connected", label: "Status", get: (r) => (r.connected ? 1 : 0) },
+  { key: "last_seen", label: "Last seen", get: (r) => (r.connected ? Number.MAX_SAFE_INTEGER : toEpochMs(r.last_seen_ms) || 0) },
+  { key: "blur", label: "Blur", get: (r) => Number(r.blur_count) || 0, num: true },
+  { key: "hidden", label: "Hidden", get: (r) => Number(r.hidden_count) || 0, num: true },
+  { key: "dup", label: "Dup. joins", get: (r) => dupInfo(r).count, num: true },
+  { key: "answered", label: "Answered", get: (r) => (r.answered_current ? 1 : 0) },
+  { key: "actions", label: "Actions", sortable: false },
+];
+
+const collator = new Intl.Collator(undefined, { numeric: true, sensitivity: "base" });
+
+function buildHead() {
+  const cells = COLUMNS.map((c) => {
+    if (c.sortable === false) return el("th", { scope: "col" }, c.label);
+    return el(
+      "th",
+      { scope: "col", class: c.num ? "num" : null, dataset: { key: c.key } },
+      el("button", { type: "button", class: "sort-button", dataset: { key: c.key } }, c.label, el("span", { class: "sort-ind", "aria-hidden": "true" })),
+    );
+  });
+  setChildren($("presence-head"), cells);
+  updateSortIndicators();
+}
+
+function updateSortIndicators() {
+  for (const th of $("presence-head").querySelectorAll("th[data-key]")) {
+    const active = th.dataset.key === D.sortKey;
+    if (active) th.setAttribute("aria-sort", D.sortDir > 0 ? "ascending" : "descending");
+    else th.removeAttribute("aria-sort");
+    th.querySelector(".sort-ind").textContent = active ? (D.sortDir > 0 ? " ▲" : " ▼") : "";
+  }
+}
+
+$("presence-head").addEventListener("click", (ev) => {
+  const button = ev.target.closest("button.sort-button");
+  if (!button) return;
+  const key = button.dataset.key;
+  if (D.sortKey === key) D.sortDir = -D.sortDir;
+  else {
+    D.sortKey = key;
+    // Text columns read best A→Z; counts and flags most-first.
+    const col = COLUMNS.find((c) => c.key === key);
+    D.sortDir = col && col.text ? 1 : -1;
+  }
+  updateSortIndicators();
+  scheduleRender("presence");
+});
+
+$("presence-filter").addEventListener("input", () => scheduleRender("presence"));
+$("presence-show").addEventListener("change", () => scheduleRender("presence"));
+
+function visibleRows() {
+  const needle = $("presence-filter").value.trim().toLowerCase();
+  const show = $("presence-show").value;
+  let rows = D.presence.filter((r) => {
+    if (needle && !String(r.student_id).toLowerCase().includes(needle) && !String(r.name).toLowerCase().includes(needle)) return false;
+    switch (show) {
+      case "connected":
+        return !!r.connected;
+      case "disconnected":
+        return !r.connected;
+      case "unanswered":
+        return !r.answered_current;
+      case "answered":
+        return !!r.answered_current;
+      case "flagged":
+        return (Number(r.blur_count) || 0) + (Number(r.hidden_count) || 0) + dupInfo(r).count > 0;
+      default:
+        return true;
+    }
+  });
+  const col = COLUMNS.find((c) => c.key === D.sortKey) || COLUMNS[0];
+  const dir = D.sortDir;
+  const idCol = COLUMNS[0];
+  rows = rows
+    .map((r) => ({ r, k: col.get(r), id: idCol.get(r) }))
+    .sort((a, b) => {
+      let c = col.text ? collator.compare(a.k, b.k) : a.k - b.k;
+      if (c === 0) c = collator.compare(a.id, b.id);
+      else c *= dir;
+      return c;
+    })
+    .map((x) => x.r);
+  return rows;
+}
+
+let lastSeenCells = [];
+
+function lastSeenText(r) {
+  if (r.connected) return "now";
+  const t = toEpochMs(r.last_seen_ms);
+  return Number.isFinite(t) && t > 0 ? fmtAgo(clock.now() - t) : "—";
+}
+
+function renderPresence() {
+  const rows = visibleRows();
+  const active = document.activeElement;
+  const refocusId = active && active.classList && active.classList.contains("clear-button") ? active.dataset.studentId : null;
+  const frag = document.createDocumentFragment();
+  lastSeenCells = [];
+  let refocus = null;
+  for (const r of rows) {
+    const dup = dupInfo(r);
+    const flagged = dup.count > 0;
+    const seen = el("td", null, lastSeenText(r));
+    lastSeenCells.push([seen, r]);
+    const dupTitle = dup.count
+      ? `Latest attempt ${fmtClock(toEpochMs(dup.latest_ts))}${dup.latest_detail ? ` · ${detailText(dup.latest_detail)}` : ""}`
+      : null;
+    const clear = el(
+      "button",
+      { type: "button", class: "btn btn-small clear-button", dataset: { studentId: String(r.student_id) }, "aria-label": `Clear ${r.name} (${r.student_id})` },
+      "Clear",
+    );
+    if (refocusId !== null && refocusId === String(r.student_id)) refocus = clear;
+    frag.appendChild(
+      el(
+        "tr",
+        { class: `${r.connected ? "" : "is-offline"}${flagged ? " is-flagged" : ""}`.trim() || null },
+        el("td", { class: "mono" }, r.student_id),
+        el("td", null, r.name),
+        el("td", null, el("span", { class: `pill ${r.connected ? "pill-on" : "pill-off"}` }, r.connected ? "Online" : "Offline")),
+        seen,
+        el("td", { class: `num${r.blur_count ? " warn" : ""}` }, String(r.blur_count ?? 0)),
+        el("td", { class: `num${r.hidden_count ? " warn" : ""}` }, String(r.hidden_count ?? 0)),
+        el("td", { class: `num${flagged ? " alert" : ""}`, title: dupTitle }, String(dup.count)),
+        el("td", null, r.answered_current ? el("span", { class: "pill pill-on" }, "Yes") : el("span", { class: "muted" }, "No")),
+        el("td", null, clear),
+      ),
+    );
+  }
+  $("presence-body").replaceChildren(frag);
+  if (refocus) refocus.focus({ preventScroll: true });
+  $("presence-empty").hidden = D.presence.length > 0;
+  $("presence-table").hidden = D.presence.length === 0;
+  const connected = D.presence.reduce((a, r) => a + (r.connected ? 1 : 0), 0);
+  setText(
+    "presence-summary",
+    `${plural(D.presence.length, "student", "students")} · ${connected} online${rows.length !== D.presence.length ? ` · showing ${rows.length}` : ""}`,
+  );
+}
+
+$("presence-body").addEventListener("click", (ev) => {
+  const button = ev.target.closest("button.clear-button");
+  if (!button) return;
+  const id = button.dataset.studentId;
+  const row = D.presence.find((r) => String(r.student_id) === id);
+  const who = row ? `${row.name} (${id})` : id;
+  if (
+    window.confirm(
+      `Clear ${who}?\n\nTheir answers are deleted and their device is signed out, so the ID can be claimed again by whoever joins with it next.`,
+    )
+  ) {
+    send({ type: "clear_student", student_id: id });
+  }
+});
+
+// Refresh the "last seen" cells without rebuilding the table.
+window.setInterval(() => {
+  for (const [cell, r] of lastSeenCells) {
+    if (!r.connected) cell.textContent = lastSeenText(r);
+  }
+}, 5000);
+
+// ------------------------------------------------------------------ render scheduling
+
+const dirty = new Set();
+let frame = null;
+
+function scheduleRender(what) {
+  dirty.add(what);
+  if (frame !== null) return;
+  frame = window.requestAnimationFrame(() => {
+    frame = null;
+    const todo = Array.from(dirty);
+    dirty.clear();
+    for (const w of todo) {
+      if (w === "presence") renderPresence();
+      else if (w === "lobby") renderLobby();
+      else if (w === "orphans") renderOrphans();
+    }
+  });
+}
+
+// ------------------------------------------------------------------ boot
+
+buildHead();
+renderControls();
+renderQuestion();
+renderLeaderboard([]);
+renderLobby();
+renderOrphans();
+scheduleRender("presence");
+startSocket();

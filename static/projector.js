@@ -1,0 +1,244 @@
+// Projector page: public, read-only big-screen view driven by projector_state snapshots.
+import {
+  $,
+  announce,
+  BarChart,
+  bindConnectionStatus,
+  Countdown,
+  el,
+  fmtCountdown,
+  fmtScore,
+  optionKeys,
+  plural,
+  ReconnectingSocket,
+  ServerClock,
+  setChildren,
+  setText,
+  wsUrl,
+} from "/static/common.js";
+
+const VIEWS = ["pj-loading", "pj-lobby", "pj-question", "pj-board", "pj-finished"];
+
+const P = {
+  state: null,
+  qrUrl: null,
+  questionKey: null,
+  snapshot: null,
+};
+
+const clock = new ServerClock();
+
+const answerBars = new BarChart($("pj-bars"), { showPercent: true, ariaLabel: "Answers" });
+const rtBars = new BarChart($("pj-rt-bars"), { vertical: true, ariaLabel: "Response time distribution" });
+const scoreBars = new BarChart($("pj-score-bars"), { vertical: true, ariaLabel: "Score distribution" });
+
+const countdown = new Countdown((ms) => {
+  setText("pj-timer-text", fmtCountdown(ms));
+  $("pj-timer").classList.toggle("urgent", ms > 0 && ms <= 5000);
+  $("pj-timer").classList.toggle("done", ms <= 0);
+});
+
+function showView(id) {
+  for (const v of VIEWS) $(v).hidden = v !== id;
+}
+
+// ------------------------------------------------------------------ snapshot
+
+function onSnapshot(msg, receivedAt) {
+  P.snapshot = msg;
+  if (msg.server_ts) clock.observe(msg.server_ts);
+  const title = msg.title || "Quiz";
+  setText("pj-title", title);
+  document.title = `${title} · Projector`;
+
+  const count = Number(msg.participant_count) || 0;
+  setText("pj-count-num", String(count));
+  setText("pj-count-label", count === 1 ? "player joined" : "players joined");
+  setText("pj-join-url", msg.join_url || "");
+  setText("pj-foot-url", msg.join_url || "");
+  setText("pj-foot-count", plural(count, "player", "players"));
+  setQr(msg.qr_url);
+
+  const total = (msg.question && msg.question.total_questions) || (msg.pool_meta && msg.pool_meta.question_count) || null;
+  const q = msg.question;
+  setText("pj-progress", q && total ? `Question ${Number(q.idx) + 1} of ${total}` : total ? plural(total, "question", "questions") : "");
+
+  const state = msg.state;
+  const changed = state !== P.state;
+  P.state = state;
+  $("pj-foot").hidden = state === "lobby" || !msg.join_url;
+
+  if (state === "lobby") {
+    countdown.stop();
+    P.questionKey = null;
+    showView("pj-lobby");
+  } else if ((state === "question_open" || state === "question_closed") && q) {
+    renderQuestion(msg, receivedAt);
+    showView("pj-question");
+  } else if (state === "finished") {
+    countdown.stop();
+    renderFinished(msg);
+    showView("pj-finished");
+  } else {
+    // between_questions (or a state with no question block): the standings.
+    countdown.stop();
+    renderBoard(msg.leaderboard || []);
+    showView("pj-board");
+  }
+  if (changed) {
+    const label = {
+      lobby: "Waiting for players.",
+      question_open: q ? `Question ${Number(q.idx) + 1}: ${q.text}` : "Question open.",
+      question_closed: msg.reveal ? `Time's up. The answer is ${msg.reveal.correct}.` : "Question closed.",
+      between_questions: "Leaderboard.",
+      finished: "Final results.",
+    }[state];
+    if (label) announce(label);
+  }
+}
+
+function setQr(url) {
+  const img = $("pj-qr");
+  if (typeof url !== "string" || !url.startsWith("data:image/")) {
+    img.hidden = true;
+    return;
+  }
+  if (url !== P.qrUrl) {
+    P.qrUrl = url;
+    img.src = url;
+  }
+  img.hidden = false;
+}
+
+// ------------------------------------------------------------------ question / reveal
+
+function renderQuestion(msg, receivedAt) {
+  const q = msg.question;
+  const open = msg.state === "question_open";
+  const reveal = !open && msg.reveal ? msg.reveal : null;
+  const correct = reveal ? reveal.correct : null;
+  const keys = optionKeys(q.options);
+
+  const view = $("pj-question");
+  view.classList.toggle("is-open", open);
+  view.classList.toggle("is-reveal", !open);
+
+  const total = q.total_questions || (msg.pool_meta && msg.pool_meta.question_count);
+  setText("pj-q-num", `Question ${Number(q.idx) + 1}${total ? ` of ${total}` : ""}`);
+  setText("pj-q-text", q.text);
+
+  // Countdown: restart when the question (or its opening) changes, otherwise
+  // only re-sync on real drift so that frequent snapshots do not make it jitter.
+  const key = `${q.idx}:${q.opened_at_server_ts}`;
+  if (open) {
+    if (key !== P.questionKey) countdown.start(q.remaining_ms, receivedAt);
+    else countdown.resync(q.remaining_ms);
+    $("pj-timer").hidden = false;
+  } else {
+    countdown.stop();
+    $("pj-timer").hidden = true;
+  }
+  P.questionKey = key;
+
+  setChildren(
+    $("pj-options"),
+    keys.map((k) =>
+      el(
+        "li",
+        { class: `pj-option opt-${k}${correct ? (k === correct ? " is-correct" : " is-wrong") : ""}` },
+        el("span", { class: "pj-opt-letter", "aria-hidden": "true" }, k),
+        el("span", { class: "visually-hidden" }, `${k}: `),
+        el("span", { class: "pj-opt-text" }, q.options[k]),
+        k === correct ? el("span", { class: "pj-opt-mark" }, "✓ Correct") : null,
+      ),
+    ),
+  );
+
+  const lh = msg.live_histogram;
+  const counts = (lh && lh.counts) || {};
+  const items = keys.map((k) => ({
+    key: k,
+    label: k,
+    count: counts[k] || 0,
+    className: `bar-${k}${k === correct ? " bar-correct" : ""}${correct && k !== correct ? " bar-dim" : ""}`,
+    note: k === correct ? "correct answer" : "",
+  }));
+  if (!open) items.push({ key: "missed", label: "No answer", count: counts.missed || 0, className: "bar-muted" });
+  answerBars.update(items);
+  if (lh) {
+    setText("pj-answer-count", open ? `${lh.submitted_count ?? 0} of ${lh.total_count ?? 0} answered` : `${lh.submitted_count ?? 0} answered`);
+  } else {
+    setText("pj-answer-count", "");
+  }
+
+  const rt = msg.response_time_distribution;
+  const showRt = !open && rt && Array.isArray(rt.buckets) && rt.buckets.length > 0;
+  $("pj-rt-card").hidden = !showRt;
+  if (showRt) {
+    rtBars.update(rt.buckets.map((b, i) => ({ key: String(i), label: b.label, count: b.count })));
+  }
+
+  const top = (msg.leaderboard || []).slice(0, 5);
+  $("pj-top5-card").hidden = open || top.length === 0;
+  if (!open) setChildren($("pj-top5"), top.map(boardItem));
+
+  const explanation = reveal && reveal.explanation ? reveal.explanation : "";
+  setText("pj-explanation", explanation);
+  $("pj-explanation-wrap").hidden = !explanation;
+}
+
+// ------------------------------------------------------------------ leaderboard / finish
+
+function boardItem(r) {
+  return el(
+    "li",
+    { class: "pj-board-row" },
+    el("span", { class: "pj-rank" }, String(r.rank)),
+    el("span", { class: "pj-name" }, r.name),
+    el("span", { class: "pj-score" }, fmtScore(r.score)),
+  );
+}
+
+function renderBoard(rows) {
+  const top = rows.slice(0, 10);
+  setChildren($("pj-leaderboard"), top.length ? top.map(boardItem) : el("li", { class: "pj-empty muted" }, "No scores yet."));
+}
+
+function renderFinished(msg) {
+  const rows = msg.leaderboard || [];
+  const podium = rows.slice(0, 3).map((r, i) =>
+    el(
+      "li",
+      { class: `pj-podium-place place-${i + 1}` },
+      el("span", { class: "pj-podium-name" }, r.name),
+      el("span", { class: "pj-podium-score" }, `${fmtScore(r.score)} pts`),
+      el("span", { class: "pj-podium-block", "aria-hidden": "true" }, String(r.rank)),
+      el("span", { class: "visually-hidden" }, `Rank ${r.rank}`),
+    ),
+  );
+  setChildren($("pj-podium"), podium.length ? podium : el("li", { class: "pj-empty muted" }, "Nobody scored."));
+  setChildren($("pj-rest"), rows.slice(3, 10).map(boardItem));
+
+  const sd = msg.score_distribution;
+  const hasDist = sd && Array.isArray(sd.buckets) && sd.buckets.length > 0;
+  $("pj-score-bars").closest(".pj-card").hidden = !hasDist;
+  if (hasDist) {
+    scoreBars.update(sd.buckets.map((b, i) => ({ key: String(i), label: b.label, count: b.count })));
+    setText("pj-score-caption", `Total points out of ${fmtScore(sd.max_total)} · ${plural(Number(sd.n) || 0, "player", "players")}`);
+  }
+}
+
+// ------------------------------------------------------------------ socket
+
+const sock = new ReconnectingSocket(wsUrl("/ws/projector"), {
+  onMessage: (msg, receivedAt) => {
+    if (msg.type === "projector_state") onSnapshot(msg, receivedAt);
+  },
+  onStatus: bindConnectionStatus($("conn"), { announceChanges: false }),
+  onFatal: (code) => {
+    // The projector is public; the server is not expected to refuse it. Try again later.
+    setText("conn", `Disconnected (${code})`);
+    window.setTimeout(() => sock.start(), 10000);
+  },
+});
+sock.start();
