@@ -67,12 +67,12 @@ def _connect(address: str) -> socket.socket:
 
 def call(target: ControlTarget, command: str, args: dict[str, Any] | None = None) -> dict[str, Any]:
     """Send one command; return its result or raise CommandRefused / ServerUnreachable."""
-    if not target.token:
-        raise CommandRefused(
-            "no_token", "no admin token: pass --token, set QUIZ_ADMIN_TOKEN, or use the server's --data-dir"
-        )
-    request = json.dumps({"token": target.token, "cmd": command, "args": args or {}}).encode("utf-8") + b"\n"
     with _connect(target.address) as sock:
+        if not target.token:
+            raise CommandRefused(
+                "no_token", "no admin token: pass --token, set QUIZ_ADMIN_TOKEN, or use the server's --data-dir"
+            )
+        request = json.dumps({"token": target.token, "cmd": command, "args": args or {}}).encode("utf-8") + b"\n"
         try:
             sock.sendall(request)
             response = _read_line(sock)

@@ -89,7 +89,8 @@ async def serve(
     task_status: trio.TaskStatus[RunningServer] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Run the quiz server until `shutdown_event` is set (or the task is cancelled)."""
-    shutdown_event = shutdown_event or trio.Event()
+    if shutdown_event is None:
+        shutdown_event = trio.Event()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     secret_key = load_or_create_secret_file(settings.data_dir / "secret.key", settings.secret_key)
     admin_token = load_or_create_secret_file(settings.data_dir / "admin.token", settings.admin_token)
