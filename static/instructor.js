@@ -234,7 +234,7 @@ function renderControls() {
   const num = $("open-number");
   if (total) {
     num.max = String(total);
-    setText("open-range", `1 to ${total}`);
+    setText("open-range", `(1–${total})`);
   }
   if (document.activeElement !== num && !num.dataset.dirty) {
     let suggested = 1;
@@ -421,7 +421,7 @@ function renderLeaderboard(rows) {
   }
   $("lb-body").replaceChildren(frag);
   $("lb-empty").hidden = rows.length > 0;
-  $("lb-table").hidden = rows.length === 0;
+  $("lb-table").closest(".table-scroll").hidden = rows.length === 0;
   setText("lb-count", rows.length ? plural(rows.length, "student", "students") : "");
 }
 
@@ -608,7 +608,7 @@ function renderPresence() {
   $("presence-body").replaceChildren(frag);
   if (refocus) refocus.focus({ preventScroll: true });
   $("presence-empty").hidden = D.presence.length > 0;
-  $("presence-table").hidden = D.presence.length === 0;
+  $("presence-table").closest(".table-scroll").hidden = D.presence.length === 0;
   const connected = D.presence.reduce((a, r) => a + (r.connected ? 1 : 0), 0);
   setText(
     "presence-summary",

@@ -1,0 +1,221 @@
+"""Shared fixtures: a real server (Hypercorn on an ephemeral port, real SQLite file) and clients.
+
+- `server`: the whole server in-process, in the test's trio nursery (fast; lets tests
+  inspect `server.room`).
+- `ServerProcess`: `python -m quizctl serve` as a real subprocess, for SIGKILL/SIGTERM tests.
+- `Student`/`Instructor`: HTTP (httpx) + websocket (trio-websocket) clients speaking the contract.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import trio
+from trio_websocket import ConnectionClosed, WebSocketConnection, open_websocket_url
+
+from server.pool import Pool, load_pool
+from server.serve import RunningServer, serve
+from server.settings import Settings
+
+REPO = Path(__file__).resolve().parent.parent
+POOLS = REPO / "pools"
+WAIT_S = 10.0
+
+
+@pytest.fixture
+def tiny_pool() -> Pool:
+    return load_pool(POOLS / "tiny.json")
+
+
+@asynccontextmanager
+async def running_server(data_dir: Path, pool: Pool, **overrides: Any) -> AsyncIterator[RunningServer]:
+    settings = Settings(pool=pool, data_dir=data_dir, port=0, session_id=pool.session_id or "default", **overrides)
+    async with trio.open_nursery() as nursery:
+        running: RunningServer = await nursery.start(serve, settings)
+        try:
+            yield running
+        finally:
+            running.shutdown()
+
+
+@pytest.fixture
+async def server(tmp_path: Path, tiny_pool: Pool) -> AsyncIterator[RunningServer]:
+    async with running_server(tmp_path / "data", tiny_pool) as running:
+        yield running
+
+
+def ws_url(base_url: str, path: str) -> str:
+    return base_url.replace("http://", "ws://", 1) + path
+
+
+class Student:
+    """One phone: joins over HTTP, then talks over /ws/student with its cookie."""
+
+    def __init__(self, base_url: str, student_id: str, name: str) -> None:
+        self.base_url = base_url
+        self.student_id = student_id
+        self.name = name
+        self.http = httpx.AsyncClient(base_url=base_url, timeout=WAIT_S)
+        self.ws: WebSocketConnection | None = None
+        self.received: list[dict[str, Any]] = []
+
+    async def join(self) -> httpx.Response:
+        return await self.http.post("/join", json={"student_id": self.student_id, "name": self.name})
+
+    @property
+    def cookie_header(self) -> str:
+        return "; ".join(f"{k}={v}" for k, v in self.http.cookies.items())
+
+    @asynccontextmanager
+    async def connect(self) -> AsyncIterator[WebSocketConnection]:
+        headers = [(b"cookie", self.cookie_header.encode())] if self.http.cookies else []
+        async with open_websocket_url(ws_url(self.base_url, "/ws/student"), extra_headers=headers) as ws:
+            self.ws = ws
+            try:
+                yield ws
+            finally:
+                self.ws = None
+
+    async def send(self, message: dict[str, Any]) -> None:
+        assert self.ws is not None
+        await self.ws.send_message(json.dumps(message))
+
+    async def receive(self) -> dict[str, Any]:
+        assert self.ws is not None
+        with trio.fail_after(WAIT_S):
+            message = json.loads(await self.ws.get_message())
+        self.received.append(message)
+        return message
+
+    async def expect(self, message_type: str) -> dict[str, Any]:
+        """Receive until a message of `message_type` arrives (others are kept in `received`)."""
+        while True:
+            message = await self.receive()
+            if message["type"] == message_type:
+                return message
+
+    async def submit(self, question_idx: Any, answer: Any) -> dict[str, Any]:
+        await self.send({"type": "submit", "question_idx": question_idx, "answer": answer})
+        while True:
+            message = await self.receive()
+            if message["type"] in ("submit_ack", "error"):
+                return message
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+
+class Instructor:
+    def __init__(self, running: RunningServer) -> None:
+        self.base_url = running.url
+        self.token = running.admin_token
+        self.ws: WebSocketConnection | None = None
+
+    @asynccontextmanager
+    async def connect(self) -> AsyncIterator[WebSocketConnection]:
+        url = ws_url(self.base_url, f"/ws/instructor?token={self.token}")
+        async with open_websocket_url(url) as ws:
+            self.ws = ws
+            yield ws
+
+    async def send(self, message: dict[str, Any]) -> None:
+        assert self.ws is not None
+        await self.ws.send_message(json.dumps(message))
+
+    async def expect(self, message_type: str, predicate: Any = None) -> dict[str, Any]:
+        assert self.ws is not None
+        with trio.fail_after(WAIT_S):
+            while True:
+                message = json.loads(await self.ws.get_message())
+                if message["type"] == message_type and (predicate is None or predicate(message)):
+                    return message
+
+    async def command(self, message: dict[str, Any]) -> dict[str, Any]:
+        """Send a command and wait for its command_result or error."""
+        await self.send(message)
+        assert self.ws is not None
+        with trio.fail_after(WAIT_S):
+            while True:
+                reply = json.loads(await self.ws.get_message())
+                if reply["type"] in ("command_result", "error"):
+                    return reply
+
+
+async def close_code(ws: WebSocketConnection) -> int | None:
+    """Read until the server closes the socket; return its close code."""
+    with trio.fail_after(WAIT_S):
+        try:
+            while True:
+                await ws.get_message()
+        except ConnectionClosed as closed:
+            return closed.reason.code
+
+
+# ---------------------------------------------------------------- a real server process
+
+
+class ServerProcess:
+    """`python -m quizctl serve` on an ephemeral port, for kill/restart tests."""
+
+    def __init__(self, pool_path: Path, data_dir: Path, *extra: str) -> None:
+        self.pool_path = pool_path
+        self.data_dir = data_dir
+        self.extra = extra
+        self.process: subprocess.Popen[str] | None = None
+        self.url = ""
+        self.output: list[str] = []
+
+    async def start(self) -> ServerProcess:
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "quizctl", "serve", str(self.pool_path), "--port", "0", "--data-dir", str(self.data_dir), *self.extra],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
+            cwd=str(REPO),
+        )
+        assert self.process.stdout is not None
+        with trio.fail_after(30):
+            while True:
+                line = await trio.to_thread.run_sync(self.process.stdout.readline)
+                if not line:
+                    raise RuntimeError("server exited early:\n" + "".join(self.output))
+                self.output.append(line)
+                match = re.search(r"Students:\s+(http://\S+?)/?$", line.strip())
+                if match:
+                    self.url = match.group(1)
+                if line.startswith("Press Ctrl-C"):
+                    break
+        return self
+
+    @property
+    def admin_token(self) -> str:
+        return (self.data_dir / "admin.token").read_text().strip()
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(10)
+
+    async def stop(self, sig: int = signal.SIGTERM) -> int:
+        assert self.process is not None
+        self.process.send_signal(sig)
+        rest = await trio.to_thread.run_sync(lambda: self.process.communicate(timeout=20)[0])  # type: ignore[union-attr]
+        self.output.append(rest or "")
+        return self.process.returncode
+
+    def ensure_stopped(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
