@@ -39,6 +39,7 @@ const D = {
   presenceIdx: null,
   orphans: [],
   questions: new Map(), // idx -> {text, options, time_limit}
+  asked: new Set(), // question indexes already opened (a question opens once per session)
   mode: "none", // none | open | closed
   histogram: null,
   reveal: null,
@@ -137,6 +138,8 @@ function onMessage(msg, receivedAt) {
     case "session_ended":
       countdown.stop();
       return setState("finished", D.currentIdx);
+    case "command_result":
+      return onCommandResult(msg);
     case "error":
       return showError(msg.message || msg.code || "The server refused that.");
     default:
@@ -160,6 +163,7 @@ function onState(msg) {
   }
   const idx = msg.current_question_idx;
   if (msg.state === "lobby") {
+    D.asked.clear();
     D.mode = "none";
     D.histogram = null;
     D.reveal = null;
@@ -168,6 +172,15 @@ function onState(msg) {
     renderLeaderboard([]);
   }
   setState(msg.state, idx === undefined ? D.currentIdx : idx);
+}
+
+// Optional extension: the server may answer a command with its status.
+function onCommandResult(msg) {
+  const r = msg.result;
+  if (!r || typeof r !== "object") return;
+  if (r.question_count) D.totalQuestions = Number(r.question_count);
+  if (Array.isArray(r.questions_asked)) D.asked = new Set(r.questions_asked.map(Number));
+  renderControls();
 }
 
 function onLobby(msg) {
@@ -227,6 +240,7 @@ function renderControls() {
   next.disabled = !connected || D.state === "finished" || D.state === null;
   setText("next-hint", nextDescription());
   $("btn-close").disabled = !connected || D.state !== "question_open";
+  $("btn-board").disabled = !connected || D.state !== "question_closed";
   $("btn-end").disabled = !connected || D.state === "finished" || D.state === null;
   $("btn-reset").disabled = !connected;
   $("btn-open").disabled = !connected;
@@ -237,10 +251,10 @@ function renderControls() {
     setText("open-range", `(1–${total})`);
   }
   if (document.activeElement !== num && !num.dataset.dirty) {
-    let suggested = 1;
-    if (D.currentIdx !== null && D.currentIdx !== undefined) suggested = D.state === "question_open" ? D.currentIdx + 1 : D.currentIdx + 2;
-    if (total) suggested = Math.min(suggested, total);
-    num.value = String(suggested);
+    let idx = D.currentIdx === null || D.currentIdx === undefined ? 0 : D.currentIdx + 1;
+    while (D.asked.has(idx) && (!total || idx < total - 1)) idx += 1;
+    if (total) idx = Math.min(idx, total - 1);
+    num.value = String(idx + 1);
   }
 }
 
@@ -262,6 +276,8 @@ function hideError() {
 
 $("btn-next").addEventListener("click", () => send({ type: "next" }));
 $("btn-close").addEventListener("click", () => send({ type: "close_question" }));
+// Extension beyond PROTOCOL.md's list: question_closed → between_questions.
+$("btn-board").addEventListener("click", () => send({ type: "show_leaderboard" }));
 $("btn-end").addEventListener("click", () => {
   if (window.confirm("End the session now? An open question is closed and final results are shown.")) send({ type: "end_session" });
 });
@@ -320,6 +336,7 @@ function onQuestionOpen(msg, receivedAt) {
   D.questions.set(idx, { text: msg.text ?? "", options: msg.options || {}, time_limit: msg.time_limit });
   D.mode = "open";
   D.reveal = null;
+  D.asked.add(idx);
   if (!D.histogram || D.histogram.question_idx !== idx) D.histogram = null;
   setState("question_open", idx);
   countdown.start(msg.remaining_ms ?? Number(msg.time_limit) * 1000, receivedAt);

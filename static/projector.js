@@ -61,7 +61,8 @@ function onSnapshot(msg, receivedAt) {
 
   const total = (msg.question && msg.question.total_questions) || (msg.pool_meta && msg.pool_meta.question_count) || null;
   const q = msg.question;
-  setText("pj-progress", q && total ? `Question ${Number(q.idx) + 1} of ${total}` : total ? plural(total, "question", "questions") : "");
+  const onQuestion = (msg.state === "question_open" || msg.state === "question_closed") && q;
+  setText("pj-progress", onQuestion ? "" : total ? plural(total, "question", "questions") : "");
 
   const state = msg.state;
   const changed = state !== P.state;
@@ -175,16 +176,17 @@ function renderQuestion(msg, receivedAt) {
   const showRt = !open && rt && Array.isArray(rt.buckets) && rt.buckets.length > 0;
   $("pj-rt-card").hidden = !showRt;
   if (showRt) {
-    rtBars.update(rt.buckets.map((b, i) => ({ key: String(i), label: b.label, count: b.count })));
+    rtBars.update(rt.buckets.map((b, i) => ({ key: String(i), label: breakable(b.label), count: b.count })));
   }
-
-  const top = (msg.leaderboard || []).slice(0, 5);
-  $("pj-top5-card").hidden = open || top.length === 0;
-  if (!open) setChildren($("pj-top5"), top.map(boardItem));
 
   const explanation = reveal && reveal.explanation ? reveal.explanation : "";
   setText("pj-explanation", explanation);
   $("pj-explanation-wrap").hidden = !explanation;
+}
+
+/** "0.0-1.0" may wrap after the dash in a narrow column. */
+function breakable(label) {
+  return String(label ?? "").replace("-", "-\u200b");
 }
 
 // ------------------------------------------------------------------ leaderboard / finish
@@ -223,7 +225,7 @@ function renderFinished(msg) {
   const hasDist = sd && Array.isArray(sd.buckets) && sd.buckets.length > 0;
   $("pj-score-bars").closest(".pj-card").hidden = !hasDist;
   if (hasDist) {
-    scoreBars.update(sd.buckets.map((b, i) => ({ key: String(i), label: b.label, count: b.count })));
+    scoreBars.update(sd.buckets.map((b, i) => ({ key: String(i), label: breakable(b.label), count: b.count })));
     setText("pj-score-caption", `Total points out of ${fmtScore(sd.max_total)} · ${plural(Number(sd.n) || 0, "player", "players")}`);
   }
 }

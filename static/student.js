@@ -199,6 +199,7 @@ async function onJoinSubmit(ev) {
 
 function startSocket() {
   stopSocket();
+  $("conn").hidden = false;
   S.gotMessageSinceConnect = false;
   S.sock = new ReconnectingSocket(wsUrl("/ws/student"), {
     onMessage,
@@ -221,6 +222,7 @@ function startSocket() {
 }
 
 function stopSocket() {
+  $("conn").hidden = true;
   if (S.sock) {
     const sock = S.sock;
     S.sock = null;
