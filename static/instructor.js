@@ -577,7 +577,10 @@ function visibleRows() {
   return rows;
 }
 
-let lastSeenCells = [];
+// Rows are kept per student and patched in place: a presence_update for 300+
+// students then costs a few text writes and, when the order changed, one move
+// of existing <tr>s (no element creation, hover and focus survive).
+const rowCache = new Map(); // student_id -> {tr, cells, sig, row}
 
 function lastSeenText(r) {
   if (r.connected) return "now";
@@ -585,45 +588,99 @@ function lastSeenText(r) {
   return Number.isFinite(t) && t > 0 ? fmtAgo(clock.now() - t) : "—";
 }
 
+function makeRow(id) {
+  const cells = {
+    id: el("td", { class: "mono" }, id),
+    name: el("td"),
+    status: el("span", { class: "pill" }),
+    seen: el("td"),
+    blur: el("td", { class: "num" }),
+    hidden: el("td", { class: "num" }),
+    dup: el("td", { class: "num" }),
+    answered: el("span"),
+    clear: el("button", { type: "button", class: "btn btn-small clear-button", dataset: { studentId: id } }, "Clear"),
+  };
+  const tr = el(
+    "tr",
+    null,
+    cells.id,
+    cells.name,
+    el("td", null, cells.status),
+    cells.seen,
+    cells.blur,
+    cells.hidden,
+    cells.dup,
+    el("td", null, cells.answered),
+    el("td", null, cells.clear),
+  );
+  return { tr, cells, sig: "", row: null };
+}
+
+function fillRow(entry, r) {
+  const c = entry.cells;
+  const dup = dupInfo(r);
+  const flagged = dup.count > 0;
+  entry.tr.className = `${r.connected ? "" : "is-offline"}${flagged ? " is-flagged" : ""}`.trim();
+  c.name.textContent = r.name ?? "";
+  c.status.className = `pill ${r.connected ? "pill-on" : "pill-off"}`;
+  c.status.textContent = r.connected ? "Online" : "Offline";
+  c.seen.textContent = lastSeenText(r);
+  c.blur.className = `num${r.blur_count ? " warn" : ""}`;
+  c.blur.textContent = String(r.blur_count ?? 0);
+  c.hidden.className = `num${r.hidden_count ? " warn" : ""}`;
+  c.hidden.textContent = String(r.hidden_count ?? 0);
+  c.dup.className = `num${flagged ? " alert" : ""}`;
+  c.dup.textContent = String(dup.count);
+  if (flagged) {
+    c.dup.title = `Latest attempt ${fmtClock(toEpochMs(dup.latest_ts))}${dup.latest_detail ? ` · ${detailText(dup.latest_detail)}` : ""}`;
+  } else {
+    c.dup.removeAttribute("title");
+  }
+  c.answered.className = r.answered_current ? "pill pill-on" : "muted";
+  c.answered.textContent = r.answered_current ? "Yes" : "No";
+  c.clear.setAttribute("aria-label", `Clear ${r.name} (${r.student_id})`);
+}
+
+function rowSignature(r) {
+  const d = dupInfo(r);
+  return [r.name, r.connected, r.last_seen_ms, r.blur_count, r.hidden_count, d.count, d.latest_ts, d.latest_detail, r.answered_current].join("\u0001");
+}
+
 function renderPresence() {
   const rows = visibleRows();
-  const active = document.activeElement;
-  const refocusId = active && active.classList && active.classList.contains("clear-button") ? active.dataset.studentId : null;
-  const frag = document.createDocumentFragment();
-  lastSeenCells = [];
-  let refocus = null;
+  const present = new Set();
+  const ordered = [];
   for (const r of rows) {
-    const dup = dupInfo(r);
-    const flagged = dup.count > 0;
-    const seen = el("td", null, lastSeenText(r));
-    lastSeenCells.push([seen, r]);
-    const dupTitle = dup.count
-      ? `Latest attempt ${fmtClock(toEpochMs(dup.latest_ts))}${dup.latest_detail ? ` · ${detailText(dup.latest_detail)}` : ""}`
-      : null;
-    const clear = el(
-      "button",
-      { type: "button", class: "btn btn-small clear-button", dataset: { studentId: String(r.student_id) }, "aria-label": `Clear ${r.name} (${r.student_id})` },
-      "Clear",
-    );
-    if (refocusId !== null && refocusId === String(r.student_id)) refocus = clear;
-    frag.appendChild(
-      el(
-        "tr",
-        { class: `${r.connected ? "" : "is-offline"}${flagged ? " is-flagged" : ""}`.trim() || null },
-        el("td", { class: "mono" }, r.student_id),
-        el("td", null, r.name),
-        el("td", null, el("span", { class: `pill ${r.connected ? "pill-on" : "pill-off"}` }, r.connected ? "Online" : "Offline")),
-        seen,
-        el("td", { class: `num${r.blur_count ? " warn" : ""}` }, String(r.blur_count ?? 0)),
-        el("td", { class: `num${r.hidden_count ? " warn" : ""}` }, String(r.hidden_count ?? 0)),
-        el("td", { class: `num${flagged ? " alert" : ""}`, title: dupTitle }, String(dup.count)),
-        el("td", null, r.answered_current ? el("span", { class: "pill pill-on" }, "Yes") : el("span", { class: "muted" }, "No")),
-        el("td", null, clear),
-      ),
-    );
+    const id = String(r.student_id);
+    let entry = rowCache.get(id);
+    if (!entry) {
+      entry = makeRow(id);
+      rowCache.set(id, entry);
+    }
+    const sig = rowSignature(r);
+    if (sig !== entry.sig) {
+      fillRow(entry, r);
+      entry.sig = sig;
+    }
+    entry.row = r;
+    ordered.push(entry.tr);
   }
-  $("presence-body").replaceChildren(frag);
-  if (refocus) refocus.focus({ preventScroll: true });
+  for (const r of D.presence) present.add(String(r.student_id));
+  for (const id of rowCache.keys()) if (!present.has(id)) rowCache.delete(id);
+
+  const body = $("presence-body");
+  const current = body.children;
+  let same = current.length === ordered.length;
+  for (let i = 0; same && i < ordered.length; i += 1) same = current[i] === ordered[i];
+  if (!same) {
+    const active = document.activeElement;
+    const keepFocus = active && body.contains(active) ? active : null;
+    const frag = document.createDocumentFragment();
+    for (const tr of ordered) frag.appendChild(tr);
+    body.replaceChildren(frag);
+    if (keepFocus && body.contains(keepFocus)) keepFocus.focus({ preventScroll: true });
+  }
+
   $("presence-empty").hidden = D.presence.length > 0;
   $("presence-table").closest(".table-scroll").hidden = D.presence.length === 0;
   const connected = D.presence.reduce((a, r) => a + (r.connected ? 1 : 0), 0);
@@ -650,8 +707,8 @@ $("presence-body").addEventListener("click", (ev) => {
 
 // Refresh the "last seen" cells without rebuilding the table.
 window.setInterval(() => {
-  for (const [cell, r] of lastSeenCells) {
-    if (!r.connected) cell.textContent = lastSeenText(r);
+  for (const entry of rowCache.values()) {
+    if (entry.row && !entry.row.connected) entry.cells.seen.textContent = lastSeenText(entry.row);
   }
 }, 5000);
 

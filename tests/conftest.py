@@ -116,10 +116,13 @@ class Student:
 
 
 class Instructor:
+    """The dashboard's websocket. Messages are kept in order; `expect` consumes them."""
+
     def __init__(self, running: RunningServer) -> None:
         self.base_url = running.url
         self.token = running.admin_token
         self.ws: WebSocketConnection | None = None
+        self.unread: list[dict[str, Any]] = []
 
     @asynccontextmanager
     async def connect(self) -> AsyncIterator[WebSocketConnection]:
@@ -133,15 +136,25 @@ class Instructor:
         await self.ws.send_message(json.dumps(message))
 
     async def expect(self, message_type: str, predicate: Any = None) -> dict[str, Any]:
+        """The first unread message of `message_type` (matching `predicate`); earlier ones of that type are skipped."""
         assert self.ws is not None
+
+        def matches(message: dict[str, Any]) -> bool:
+            return message["type"] == message_type and (predicate is None or predicate(message))
+
+        for position, message in enumerate(self.unread):
+            if matches(message):
+                del self.unread[: position + 1]
+                return message
+        self.unread.clear()
         with trio.fail_after(WAIT_S):
             while True:
                 message = json.loads(await self.ws.get_message())
-                if message["type"] == message_type and (predicate is None or predicate(message)):
+                if matches(message):
                     return message
 
     async def command(self, message: dict[str, Any]) -> dict[str, Any]:
-        """Send a command and wait for its command_result or error."""
+        """Send a command and wait for its command_result or error; other messages stay unread."""
         await self.send(message)
         assert self.ws is not None
         with trio.fail_after(WAIT_S):
@@ -149,6 +162,7 @@ class Instructor:
                 reply = json.loads(await self.ws.get_message())
                 if reply["type"] in ("command_result", "error"):
                     return reply
+                self.unread.append(reply)
 
 
 async def close_code(ws: WebSocketConnection) -> int | None:
