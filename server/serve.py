@@ -76,7 +76,8 @@ def hypercorn_config(settings: Settings) -> Config:
     config.errorlog = logging.getLogger("hypercorn.error")
     config.backlog = 4096
     config.keep_alive_timeout = 30
-    config.websocket_ping_interval = 20.0
+    # No websocket_ping_interval: Hypercorn 0.18's ping task outlives a closed socket and
+    # holds graceful shutdown for its full timeout. The pages ping the server instead.
     if settings.forwarded_allow_ips:
         config.forwarded_allow_ips = settings.forwarded_allow_ips  # type: ignore[attr-defined]
     return config
