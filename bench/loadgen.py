@@ -409,6 +409,7 @@ class Instructor:
         self.errors: list[str] = []
         self.messages = 0
         self.bytes = 0
+        self.total_questions: int | None = None
 
     async def read_forever(self) -> None:
         while True:
@@ -421,6 +422,8 @@ class Instructor:
                 self.submitted[message["question_idx"]] = message["submitted_count"]
                 self.changed.set()
                 self.changed = trio.Event()
+            elif '"type":"state"' in head:
+                self.total_questions = json.loads(text).get("total_questions")
             elif '"error"' in head:
                 self.errors.append(text[:200])
 
@@ -428,9 +431,9 @@ class Instructor:
         while self.submitted.get(question_idx, 0) < expected:
             await self.changed.wait()
 
-    async def next(self) -> float:
+    async def send(self, kind: str) -> float:
         sent = time.monotonic()
-        await self.ws.send_message('{"type":"next"}')
+        await self.ws.send_message(json.dumps({"type": kind}))
         return sent
 
 
@@ -473,12 +476,16 @@ async def coordinate(cfg: dict[str, Any], conns: list[Any]) -> dict[str, Any]:
             await trio.sleep(cfg["settle"])
 
             # Questions: next, wait for every answer (or spread + grace), next ... next finishes.
+            # After the pool's last question `next` finishes the session; when we stop
+            # earlier, `end_session` does the same (close the open question, finish).
             expected = ready["connected"]
             for question_idx in range(cfg["questions"]):
-                t_next.append(await instructor.next())
+                t_next.append(await instructor.send("next"))
                 with trio.move_on_at(trio_time_at(t_next[-1] + cfg["spread"] + cfg["grace"])):
                     await instructor.wait_answers(question_idx, expected)
-            t_next.append(await instructor.next())  # closes the last question and finishes
+            last = "next" if instructor.total_questions == cfg["questions"] else "end_session"
+            result["final_command"] = last
+            t_next.append(await instructor.send(last))
 
             # Wait for the workers' results (students leave on session_ended).
             results = []

@@ -11,6 +11,7 @@ operator's account can connect. Over TCP the token is the only gate.
 from __future__ import annotations
 
 import errno
+import ipaddress
 import json
 import logging
 import os
@@ -34,7 +35,7 @@ MAX_LINE_BYTES = 64 * 1024
 IDLE_TIMEOUT_S = 30.0
 SEND_TIMEOUT_S = 10.0
 MAX_CONNECTIONS = 64
-LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
+MAX_UNIX_PATH_BYTES = 107  # sun_path is 108 bytes on Linux, including the terminating NUL
 
 
 class ControlAddressError(ValueError):
@@ -49,15 +50,32 @@ def parse_control_address(value: str | None, data_dir: Path, allow_remote: bool 
         return "unix", Path(value[len("unix:") :])
     if value.startswith("tcp://"):
         parsed = urlparse(value)
-        if not parsed.hostname or parsed.port is None:
+        try:
+            port = parsed.port
+        except ValueError:
+            port = None
+        if not parsed.hostname or port is None:
             raise ControlAddressError(f"--control {value!r}: expected tcp://HOST:PORT")
-        if parsed.hostname not in LOOPBACK_HOSTS and not allow_remote:
+        if not is_loopback(parsed.hostname) and not allow_remote:
             raise ControlAddressError(
                 f"--control {value!r} would accept operator commands from the network, guarded only by the token; "
                 "add --control-allow-remote if that is what you want"
             )
-        return "tcp", (parsed.hostname, parsed.port)
+        return "tcp", (parsed.hostname, port)
     raise ControlAddressError(f"--control {value!r}: expected unix:PATH or tcp://HOST:PORT")
+
+
+def is_loopback(host: str) -> bool:
+    if host.rstrip(".").lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a hostname other than localhost may resolve to anything
+
+
+def _tcp_display(host: str, port: int) -> str:
+    return f"tcp://[{host}]:{port}" if ":" in host else f"tcp://{host}:{port}"
 
 
 async def _unix_listener(path: Path) -> trio.SocketListener:
@@ -65,6 +83,12 @@ async def _unix_listener(path: Path) -> trio.SocketListener:
         if await _socket_is_live(path):
             raise OSError(errno.EADDRINUSE, f"another server is already running with this data dir ({path})")
         path.unlink()
+    if len(os.fsencode(path)) > MAX_UNIX_PATH_BYTES:
+        raise OSError(
+            errno.ENAMETOOLONG,
+            f"the control socket path {path} is longer than a Unix socket allows ({MAX_UNIX_PATH_BYTES} bytes); "
+            "use a shorter --data-dir or --control unix:SHORTER_PATH",
+        )
     sock = trio.socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     previous_umask = os.umask(0o177)  # created 0600: no window where others could connect
     try:
@@ -98,12 +122,24 @@ async def serve_control(
         host, port = address
         listeners = await trio.open_tcp_listeners(port, host=host)
         bound_port = listeners[0].socket.getsockname()[1]
-        shown = f"tcp://{host}:{bound_port}"
+        shown = _tcp_display(host, bound_port)
 
     async def handle(stream: trio.abc.Stream) -> None:
         peer = "unix" if kind == "unix" else _peer_of(stream)
-        async with limiter, stream:
-            await _serve_connection(stream, peer, room, admin_token, throttle)
+        async with stream:
+            try:
+                limiter.acquire_nowait()
+            except trio.WouldBlock:
+                # Refuse at once rather than queue: a queue of silent clients would hold
+                # the operator's own command for as long as they take to time out.
+                await _send(stream, _failure("busy", f"too many control connections (limit {MAX_CONNECTIONS})"))
+                return
+            try:
+                await _serve_connection(stream, peer, room, admin_token, throttle)
+            except Exception:  # one misbehaving client must never take the server down
+                log.exception("control connection from %s failed", peer)
+            finally:
+                limiter.release()
 
     try:
         async with trio.open_nursery() as nursery:
@@ -154,14 +190,14 @@ class _LineTooLong(Exception):
 
 async def _read_line(stream: trio.abc.Stream, buffer: bytearray) -> bytes | None:
     while True:
-        end = buffer.find(b"\n")
+        end = buffer.find(b"\n", 0, MAX_LINE_BYTES + 1)
         if end >= 0:
             line = bytes(buffer[:end])
             del buffer[: end + 1]
             return line
         if len(buffer) > MAX_LINE_BYTES:
             raise _LineTooLong
-        chunk = await stream.receive_some(65536)
+        chunk = await stream.receive_some(MAX_LINE_BYTES + 1 - len(buffer))
         if not chunk:
             return None
         buffer += chunk
