@@ -1,7 +1,8 @@
 """`quizctl`: validate pools, serve a live quiz, and drive it from the terminal.
 
-Exit codes: 0 ok; 1 refused or invalid (the reason on stderr); 2 no server reachable
-(or a usage error, as Click reports them).
+Exit codes: 0 ok; 1 refused or invalid, a mistyped command line included (the reason
+on stderr); 2 no server reachable. Click's own convention (2 for a usage error) is
+overridden so that a script can retry on 2 without retrying a typo forever.
 """
 from __future__ import annotations
 
@@ -23,9 +24,31 @@ EXIT_REFUSED = 1
 EXIT_UNREACHABLE = 2
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+UNREACHABLE_HINT = "Is `quizctl serve` running with this --data-dir? (Or pass --socket, or set QUIZ_CONTROL.)"
 
 
-@click.group(context_settings=CONTEXT_SETTINGS)
+class QuizctlGroup(click.Group):
+    """Exit 1 on a usage error: exit 2 means "no server reachable" for the operator commands."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        standalone = kwargs.pop("standalone_mode", True)
+        if not standalone:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        try:
+            result = super().main(*args, standalone_mode=False, **kwargs)
+        except click.UsageError as exc:
+            exc.show()
+            sys.exit(EXIT_REFUSED)
+        except click.ClickException as exc:
+            exc.show()
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo("Aborted!", err=True)
+            sys.exit(EXIT_REFUSED)
+        sys.exit(result if isinstance(result, int) else 0)
+
+
+@click.group(cls=QuizctlGroup, context_settings=CONTEXT_SETTINGS)
 @click.version_option(package_name="quizctl")
 def main() -> None:
     """Live classroom quizzes, run from the terminal.
@@ -204,8 +227,8 @@ def _run(target: ControlTarget, command: str, args: dict[str, Any] | None = None
     try:
         return call(target, command, args)
     except ServerUnreachable as exc:
-        click.echo(f"quizctl: {exc}", err=True)
-        click.echo("Is `quizctl serve` running with this --data-dir (or pass --socket)?", err=True)
+        click.echo(f"quizctl {command}: {exc}", err=True)
+        click.echo(UNREACHABLE_HINT, err=True)
         sys.exit(EXIT_UNREACHABLE)
     except CommandRefused as exc:
         click.echo(f"quizctl {command}: refused: {exc.message} ({exc.code})", err=True)
@@ -260,8 +283,6 @@ def next_command(target: ControlTarget, as_json: bool, data_dir: Path) -> None:
 @_operator_command
 def open_command(question: int, time_limit: int | None, target: ControlTarget, as_json: bool, data_dir: Path) -> None:
     """Open question QUESTION: its question_idx, counted from 0 as in the pool and the protocol."""
-    if question < 0:
-        raise click.BadParameter("question indexes count from 0", param_hint="QUESTION")
     args: dict[str, Any] = {"question_idx": question}
     if time_limit is not None:
         args["time_limit"] = time_limit
@@ -338,9 +359,13 @@ def export(
         result = _run(target, "export", {"format": layout, "excel": excel})
     text = result["csv"]
     if output is not None:
-        output.write_bytes(text.encode("utf-8"))
+        try:
+            output.write_bytes(text.encode("utf-8"))
+        except OSError as exc:
+            click.echo(f"quizctl export: cannot write {output}: {exc.strerror or exc}", err=True)
+            sys.exit(EXIT_REFUSED)
         summary = {"path": str(output), "rows": result["rows"], "format": layout}
-        _emit(summary, as_json, f"wrote {result['rows']} rows to {output}")
+        _emit(summary, as_json, f"wrote {result['rows']} {layout} rows to {output}")
     elif as_json:
         click.echo(json.dumps(result, ensure_ascii=False))
     else:
@@ -349,13 +374,17 @@ def export(
 
 
 def _export_offline(data_dir: Path, session_id: str | None, layout: str, excel: bool) -> dict[str, Any]:
-    from server.export import render_csv
+    """The same CSV as a running server's, from the data dir's database alone."""
+    import sqlite3
+
+    from server.export import export_result
+    from server.pool import PoolError
     from server.storage import load_session, open_read_only, stored_session_ids
 
     db_path = data_dir / "quiz.sqlite3"
     try:
         connection = open_read_only(db_path)
-    except (FileNotFoundError, OSError):
+    except (FileNotFoundError, OSError, sqlite3.Error):
         click.echo(f"quizctl export: no database at {db_path}; check --data-dir", err=True)
         sys.exit(EXIT_REFUSED)
     try:
@@ -365,9 +394,12 @@ def _export_offline(data_dir: Path, session_id: str | None, layout: str, excel: 
             click.echo(f"quizctl export: no session {sid!r} in {db_path} (stored: {', '.join(sessions) or 'none'})", err=True)
             sys.exit(EXIT_REFUSED)
         record = load_session(connection, sid)
+    except (sqlite3.Error, PoolError, ValueError, KeyError) as exc:
+        click.echo(f"quizctl export: cannot read {db_path}: {exc}", err=True)
+        sys.exit(EXIT_REFUSED)
     finally:
         connection.close()
-    return {"csv": render_csv(record, layout=layout, excel=excel), "rows": len(record.participants), "format": layout}
+    return export_result(record, layout=layout, excel=excel)
 
 
 if __name__ == "__main__":

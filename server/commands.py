@@ -53,8 +53,10 @@ async def _export(room: Room, args: dict[str, Any]) -> dict[str, Any]:
     layout = args.get("format", "wide")
     if layout not in export.LAYOUTS:
         raise RoomError("bad_format", f"format must be one of: {', '.join(export.LAYOUTS)}.")
-    text = export.render_csv(room.record, layout=layout, excel=args.get("excel") is True)
-    return {"csv": text, "rows": len(room.participants), "format": layout}
+    excel = args.get("excel", False)
+    if not isinstance(excel, bool):
+        raise RoomError("bad_message", "excel must be true or false.")
+    return export.export_result(room.record, layout=layout, excel=excel)
 
 
 COMMANDS: dict[str, Handler] = {

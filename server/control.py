@@ -177,8 +177,9 @@ async def _serve_connection(
                 return
             if line is None:
                 return
-        if line is None:
-            return  # idle for too long
+        if line is None:  # idle for too long: say why, then drop it
+            await _send(stream, _failure("idle_timeout", f"no complete request within {IDLE_TIMEOUT_S:g} s"))
+            return
         response = await _respond(line, peer, room, admin_token, throttle)
         if not await _send(stream, response):
             return

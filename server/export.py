@@ -75,10 +75,25 @@ def long_rows(record: SessionRecord) -> Iterable[list[str]]:
             ]
 
 
-def render_csv(record: SessionRecord, *, layout: str = "wide", excel: bool = False) -> str:
+def _render(record: SessionRecord, layout: str, excel: bool) -> tuple[str, int]:
+    if layout not in LAYOUTS:
+        raise ValueError(f"layout must be one of {', '.join(LAYOUTS)}, not {layout!r}")
     buffer = io.StringIO()
     if excel:
         buffer.write("\ufeff")
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerows(wide_rows(record) if layout == "wide" else long_rows(record))
-    return buffer.getvalue()
+    writer = csv.writer(buffer, lineterminator="\r\n")  # QUOTE_MINIMAL, doubled quotes: RFC 4180
+    rows = -1  # the header is not a data row
+    for row in wide_rows(record) if layout == "wide" else long_rows(record):
+        writer.writerow(row)
+        rows += 1
+    return buffer.getvalue(), rows
+
+
+def render_csv(record: SessionRecord, *, layout: str = "wide", excel: bool = False) -> str:
+    return _render(record, layout, excel)[0]
+
+
+def export_result(record: SessionRecord, *, layout: str = "wide", excel: bool = False) -> dict[str, object]:
+    """What the `export` command returns: the CSV text and how many data rows it has."""
+    text, rows = _render(record, layout, excel)
+    return {"csv": text, "rows": rows, "format": layout, "participants": len(record.participants)}

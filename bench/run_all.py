@@ -1,0 +1,162 @@
+#!/usr/bin/env python3
+"""Run the load benchmark at N = 500, 2,000 and 5,000 students, each against a fresh server.
+
+For each N: start `quizctl serve pools/demo.json --port 0 --data-dir <fresh tmp dir>`,
+read the port from its stdout and the instructor token from DATA_DIR/admin.token, run
+`bench/loadgen.py` (5 questions, spread 3 s, joins at 200/s) in its own process, stop
+the server with SIGINT, and finally print one row per N plus a check against the
+targets of issue 5. Loopback only; every step has a time bound.
+
+    python bench/run_all.py                      # 500, 2000, 5000
+    python bench/run_all.py --students 500,1000  # other sizes
+    python bench/run_all.py --json results.json  # keep the raw results
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+sys.path.insert(0, str(HERE))
+
+from loadgen import format_table  # noqa: E402
+
+# Issue 5: N -> {metric: bound}
+TARGETS = {
+    5000: {"joins_failed": 0, "sockets_dropped": 0, "answers_without_ack": 0,
+           "fanout_ms.p99": 500, "ack_ms.p99": 200, "reveal_ms.p99": 1000, "server_peak_rss_mib": 1024},
+    2000: {"fanout_ms.p99": 200, "ack_ms.p99": 100},
+}
+
+
+def server_command() -> list[str]:
+    quizctl = shutil.which("quizctl")
+    return [quizctl] if quizctl else [sys.executable, "-m", "quizctl"]
+
+
+def start_server(pool: Path, data_dir: Path, log_dir: Path, extra: list[str]) -> tuple[subprocess.Popen, str]:
+    out = open(log_dir / "server.out", "w")
+    err = open(log_dir / "server.err", "w")
+    process = subprocess.Popen(
+        server_command() + ["serve", str(pool), "--host", "127.0.0.1", "--port", "0", "--data-dir", str(data_dir), *extra],
+        stdout=out, stderr=err, stdin=subprocess.DEVNULL, cwd=REPO,
+    )
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        text = (log_dir / "server.out").read_text()
+        match = re.search(r"Students:\s+(http://127\.0\.0\.1:\d+)/", text)
+        if match and (data_dir / "admin.token").exists():
+            return process, match.group(1)
+        if process.poll() is not None:
+            break
+        time.sleep(0.1)
+    process.kill()
+    raise RuntimeError(f"server did not start; see {log_dir}/server.err")
+
+
+def stop_server(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def run_one(n: int, args: argparse.Namespace, work: Path) -> dict:
+    run_dir = work / f"n{n}"
+    data_dir = run_dir / "data"
+    run_dir.mkdir(parents=True)
+    server, url = start_server(args.pool, data_dir, run_dir, args.server_arg or [])
+    try:
+        command = [
+            sys.executable, str(HERE / "loadgen.py"), "--url", url, "--data-dir", str(data_dir),
+            "--students", str(n), "--questions", str(args.questions), "--spread", str(args.spread),
+            "--join-rate", str(args.join_rate), "--server-pid", str(server.pid), "--json-only",
+            "--timeout", str(args.timeout),
+        ]
+        if args.procs:
+            command += ["--procs", str(args.procs)]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=args.timeout + 60, cwd=REPO)
+        (run_dir / "loadgen.out").write_text(done.stdout + done.stderr)
+        lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
+        if not lines:
+            raise RuntimeError(f"loadgen failed (exit {done.returncode}):\n{done.stderr[-2000:]}")
+        return json.loads(lines[-1][len("RESULT "):])
+    finally:
+        stop_server(server)
+
+
+def get(result: dict, dotted: str):
+    value = result
+    for part in dotted.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
+def check_targets(results: list[dict]) -> list[str]:
+    lines = []
+    for result in results:
+        for metric, bound in TARGETS.get(result["students"], {}).items():
+            value = get(result, metric)
+            ok = value is not None and (value <= bound if bound == 0 else value < bound)
+            lines.append(f"  N={result['students']:>5}  {metric:<22} {value!s:>8}  target {'= 0' if bound == 0 else f'< {bound}'}  {'ok' if ok else 'MISSED'}")
+    return lines
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--students", default="500,2000,5000", help="comma-separated class sizes")
+    parser.add_argument("--questions", type=int, default=5)
+    parser.add_argument("--spread", type=float, default=3.0)
+    parser.add_argument("--join-rate", type=float, default=200.0)
+    parser.add_argument("--procs", type=int, default=0, help="generator student processes (0: loadgen's default)")
+    parser.add_argument("--pool", type=Path, default=REPO / "pools" / "demo.json")
+    parser.add_argument("--timeout", type=float, default=240.0, help="bound for each run, seconds")
+    parser.add_argument("--json", type=Path, help="also write all results to this file")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary data dirs and logs")
+    parser.add_argument("--server-arg", action="append", help="extra argument for quizctl serve (repeatable)")
+    args = parser.parse_args()
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    work = Path(tempfile.mkdtemp(prefix="quizctl-bench-"))
+    results = []
+    started = time.monotonic()
+    try:
+        for n in [int(x) for x in args.students.split(",")]:
+            t = time.monotonic()
+            print(f"N={n}: running ...", file=sys.stderr, flush=True)
+            results.append(run_one(n, args, work))
+            print(f"N={n}: done in {time.monotonic() - t:.0f} s", file=sys.stderr, flush=True)
+    finally:
+        if args.keep:
+            print(f"logs and data in {work}", file=sys.stderr)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+    print(f"quizctl load benchmark: {args.questions} questions, spread {args.spread:g} s, joins {args.join_rate:g}/s, "
+          f"{os.cpu_count()} CPUs, total {time.monotonic() - started:.0f} s")
+    print(format_table(results))
+    print("targets (issue 5):")
+    print("\n".join(check_targets(results)))
+    for result in results:
+        print("RESULT " + json.dumps(result, separators=(",", ":")))
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
