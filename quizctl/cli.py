@@ -188,10 +188,27 @@ def serve(
 
     try:
         run_until_signalled(settings, announce)
-    except OSError as exc:
-        click.echo(f"quizctl serve: {exc}", err=True)
+    except (OSError, BaseExceptionGroup) as exc:
+        failure = _first_os_error(exc)
+        if failure is None:
+            raise
+        click.echo(f"quizctl serve: cannot start on {host}:{port} with data dir {data_dir}: {failure}", err=True)
+        if failure.errno == 98:
+            click.echo("Another program uses that port or data dir: pick another --port or --data-dir.", err=True)
         sys.exit(EXIT_REFUSED)
     click.echo("quizctl: stopped; all answers are saved.")
+
+
+def _first_os_error(exc: BaseException) -> OSError | None:
+    """The OSError inside (possibly nested) exception groups, if that is what stopped the server."""
+    if isinstance(exc, OSError):
+        return exc
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            found = _first_os_error(inner)
+            if found is not None:
+                return found
+    return None
 
 
 def _print_qr(url: str, out: Any) -> None:
