@@ -10,7 +10,7 @@ import csv
 import io
 from collections.abc import Iterable
 
-from server.model import Participant, SessionRecord, SubmissionStatus
+from server.model import Participant, SessionRecord, SubmissionStatus, rank_by_total
 from server.scoring import points_to_score
 
 LAYOUTS = ("wide", "long")
@@ -26,15 +26,8 @@ def _score_text(points: int) -> str:
 
 
 def ranked(record: SessionRecord) -> list[tuple[int, Participant]]:
-    """Rank by total, ties share a rank (1, 2, 2, 4); rows ordered by rank then student id."""
-    ordered = sorted(record.participants.values(), key=lambda p: (-p.total_points, p.student_id))
-    result: list[tuple[int, Participant]] = []
-    previous, rank = None, 0
-    for position, participant in enumerate(ordered, start=1):
-        if participant.total_points != previous:
-            rank, previous = position, participant.total_points
-        result.append((rank, participant))
-    return result
+    """Rows ordered by rank then student id."""
+    return rank_by_total(record.participants.values(), tiebreak=lambda p: p.student_id)
 
 
 def wide_rows(record: SessionRecord) -> Iterable[list[str]]:

@@ -4,7 +4,9 @@ Scores are integer points in twentieths (see server.scoring) so totals are exact
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 from enum import StrEnum
 
 from server.pool import Pool
@@ -66,6 +68,20 @@ class Participant:
             self.answered_count += 1
             if submission.correct:
                 self.correct_count += 1
+
+
+def rank_by_total(
+    participants: Iterable[Participant], tiebreak: Callable[[Participant], Any]
+) -> list[tuple[int, Participant]]:
+    """(rank, participant), best total first; equal totals share a rank (1, 2, 2, 4)."""
+    ordered = sorted(participants, key=lambda p: (-p.total_points, tiebreak(p)))
+    ranking: list[tuple[int, Participant]] = []
+    previous_points, rank = None, 0
+    for position, participant in enumerate(ordered, start=1):
+        if participant.total_points != previous_points:
+            rank, previous_points = position, participant.total_points
+        ranking.append((rank, participant))
+    return ranking
 
 
 RESPONSE_TIME_BINS = 8

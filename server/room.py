@@ -46,6 +46,7 @@ from server.model import (
     SessionState,
     Submission,
     SubmissionStatus,
+    rank_by_total,
 )
 from server.scoring import points_for, points_to_score
 from server.settings import Settings
@@ -700,15 +701,7 @@ class Room:
     def ranking(self) -> list[tuple[int, Participant]]:
         """(rank, participant) best first; ties share a rank (1, 2, 2, 4). Sorted once per change."""
         if self._ranking is None:
-            ordered = sorted(
-                self.participants.values(), key=lambda p: (-p.total_points, p.name.casefold(), p.student_id)
-            )
-            ranking: list[tuple[int, Participant]] = []
-            previous_points, rank = None, 0
-            for position, participant in enumerate(ordered, start=1):
-                if participant.total_points != previous_points:
-                    rank, previous_points = position, participant.total_points
-                ranking.append((rank, participant))
+            ranking = rank_by_total(self.participants.values(), tiebreak=lambda p: (p.name.casefold(), p.student_id))
             self._ranking = ranking
             self._rank_of = {p.student_id: r for r, p in ranking}
         return self._ranking
