@@ -45,6 +45,9 @@ class QuizctlGroup(click.Group):
         except click.Abort:
             click.echo("Aborted!", err=True)
             sys.exit(EXIT_REFUSED)
+        except BrokenPipeError:  # `quizctl export | head`: the reader left; say nothing more
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(EXIT_REFUSED)
         sys.exit(result if isinstance(result, int) else 0)
 
 

@@ -77,11 +77,21 @@ def call(target: ControlTarget, command: str, args: dict[str, Any] | None = None
                 "no_token", "no admin token: pass --token, set QUIZ_ADMIN_TOKEN, or use the server's --data-dir"
             )
         request = json.dumps({"token": target.token, "cmd": command, "args": args or {}}).encode("utf-8") + b"\n"
+        send_error: OSError | None = None
         try:
             sock.sendall(request)
+        except OSError as exc:
+            # The server may have refused the connection before reading it (busy): its
+            # reason is still waiting to be read, so look before reporting the failure.
+            send_error = exc
+        try:
             response = _read_line(sock)
         except OSError as exc:
-            raise ServerUnreachable(f"the control socket {target.address} stopped answering: {exc}") from exc
+            raise ServerUnreachable(
+                f"the control socket {target.address} stopped answering: {send_error or exc}"
+            ) from exc
+        if response is None and send_error is not None:
+            raise ServerUnreachable(f"the control socket {target.address} stopped answering: {send_error}")
     if response is None:
         raise ServerUnreachable(f"the control socket {target.address} closed without answering")
     try:

@@ -3,10 +3,14 @@
 Framing: one JSON object per line, UTF-8, at most MAX_LINE_BYTES.
   request:  {"token": "...", "cmd": "next", "args": {...}}
   response: {"ok": true, "result": {...}}  or  {"ok": false, "error": {"code": "...", "message": "..."}}
-A connection may carry several requests. Clients that stay silent for IDLE_TIMEOUT_S,
-send an over-long line or stop reading are dropped; the server is never blocked by them.
+A connection may carry several requests. A client that does not complete a request
+within IDLE_TIMEOUT_S (`idle_timeout`), sends a line over MAX_LINE_BYTES
+(`line_too_long`) or stops reading its answers is dropped; beyond MAX_CONNECTIONS a new
+connection is answered `busy` and closed. None of them can block the server.
+A wrong or missing token is answered `unauthorized`, later each time (FailureThrottle).
 By default the socket is a Unix socket in the data dir with mode 0600: only the
-operator's account can connect. Over TCP the token is the only gate.
+operator's account can connect. Over TCP the token is the only gate, so a non-loopback
+address needs --control-allow-remote. docs/operator.md documents all of this.
 """
 from __future__ import annotations
 
@@ -35,6 +39,8 @@ MAX_LINE_BYTES = 64 * 1024
 IDLE_TIMEOUT_S = 30.0
 SEND_TIMEOUT_S = 10.0
 MAX_CONNECTIONS = 64
+LINGER_S = 1.0
+LINGER_MAX_BYTES = 1024 * 1024
 MAX_UNIX_PATH_BYTES = 107  # sun_path is 108 bytes on Linux, including the terminating NUL
 
 
@@ -133,6 +139,7 @@ async def serve_control(
                 # Refuse at once rather than queue: a queue of silent clients would hold
                 # the operator's own command for as long as they take to time out.
                 await _send(stream, _failure("busy", f"too many control connections (limit {MAX_CONNECTIONS})"))
+                await _linger(stream)
                 return
             try:
                 await _serve_connection(stream, peer, room, admin_token, throttle)
@@ -172,6 +179,7 @@ async def _serve_connection(
                 line = await _read_line(stream, buffer)
             except _LineTooLong:
                 await _send(stream, _failure("line_too_long", f"requests are limited to {MAX_LINE_BYTES} bytes"))
+                await _linger(stream)
                 return
             except (trio.BrokenResourceError, trio.ClosedResourceError):
                 return
@@ -182,6 +190,27 @@ async def _serve_connection(
             return
         response = await _respond(line, peer, room, admin_token, throttle)
         if not await _send(stream, response):
+            return
+
+
+async def _linger(stream: trio.abc.Stream) -> None:
+    """Before hanging up on a client whose request we did not read, let our reply reach it.
+
+    Closing a socket with unread input makes TCP send a reset, which can destroy the
+    reply still in flight; so half-close, then read and discard (bounded) until the
+    client hangs up too.
+    """
+    with trio.move_on_after(LINGER_S):
+        try:
+            if isinstance(stream, trio.SocketStream):
+                await stream.send_eof()
+            discarded = 0
+            while discarded < LINGER_MAX_BYTES:
+                chunk = await stream.receive_some(65536)
+                if not chunk:
+                    return
+                discarded += len(chunk)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
             return
 
 
