@@ -7,6 +7,7 @@ is the storage queue closed, so the writer commits every queued write before ret
 from __future__ import annotations
 
 import gc
+import os
 import logging
 import resource
 import signal
@@ -92,7 +93,8 @@ async def serve(
     """Run the quiz server until `shutdown_event` is set (or the task is cancelled)."""
     if shutdown_event is None:
         shutdown_event = trio.Event()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    # Student names and scores are personal data: only the operator's account may read them.
+    settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     secret_key = load_or_create_secret_file(settings.data_dir / "secret.key", settings.secret_key)
     admin_token = load_or_create_secret_file(settings.data_dir / "admin.token", settings.admin_token)
     refuse_websocket_compression()
@@ -176,6 +178,7 @@ def _local_url(url: str) -> str:
 def run_until_signalled(settings: Settings, on_started: Callable[[RunningServer], None]) -> None:
     """The CLI's entry: serve until SIGINT/SIGTERM, then shut down cleanly (exit status 0)."""
     tune_process_for_many_clients()
+    os.umask(0o077)  # the database, its WAL and the control socket: operator-only
 
     async def main() -> None:
         shutdown_event = trio.Event()

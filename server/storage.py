@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -125,6 +126,9 @@ class Storage:
         self.db_path.parent.mkdir(parents=True, exist_ok=True)
         self._connection = connect(self.db_path)
         self._connection.executescript(SCHEMA)
+        for path in (self.db_path, self.db_path.with_name(self.db_path.name + "-wal")):
+            if path.exists():
+                os.chmod(path, 0o600)
 
     def close(self) -> None:
         if self._connection is not None:
