@@ -230,6 +230,7 @@ function renderControls() {
     D.currentIdx === null || D.currentIdx === undefined ? `— of ${total ?? "?"}` : `${D.currentIdx + 1} of ${total ?? "?"}`,
   );
   setText("st-participants", String(D.participantCount));
+  setText("q-empty", D.state === "finished" ? "The session is over." : "No question open yet.");
   const connectedCount = D.presence.reduce((a, r) => a + (r.connected ? 1 : 0), 0);
   setText("st-connected", String(connectedCount));
   const answered = D.presence.reduce((a, r) => a + (r.answered_current ? 1 : 0), 0);

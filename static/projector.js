@@ -10,6 +10,7 @@ import {
   fmtScore,
   optionKeys,
   plural,
+  pointsText,
   ReconnectingSocket,
   ServerClock,
   setChildren,
@@ -86,6 +87,7 @@ function onSnapshot(msg, receivedAt) {
     renderBoard(msg.leaderboard || []);
     showView("pj-board");
   }
+  fitToScreen();
   if (changed) {
     const label = {
       lobby: "Waiting for players.",
@@ -97,6 +99,35 @@ function onSnapshot(msg, receivedAt) {
     if (label) announce(label);
   }
 }
+
+// A long question with long options, the explanation and the top 10 can be taller than
+// the screen. On the big screen nothing may be cut off or need scrolling, so the view is
+// scaled down (CSS zoom, set through the CSSOM, which the CSP allows) until it fits.
+// Narrow windows (a laptop preview, see projector.css) stack and scroll instead.
+const narrowScreen = window.matchMedia("(max-aspect-ratio: 4/3)");
+const MIN_ZOOM = 0.5;
+
+function fitToScreen() {
+  const main = $("main");
+  const view = VIEWS.map((id) => $(id)).find((v) => !v.hidden);
+  for (const id of VIEWS) if ($(id) !== view) $(id).style.zoom = "";
+  if (!view) return;
+  view.style.zoom = "";
+  const fits = () => main.scrollHeight <= main.clientHeight + 1;
+  if (narrowScreen.matches || fits()) return;
+  // Text reflows as it shrinks, so search for the largest zoom that fits.
+  let lo = MIN_ZOOM;
+  let hi = 1;
+  for (let i = 0; i < 7; i += 1) {
+    const mid = (lo + hi) / 2;
+    view.style.zoom = String(mid);
+    if (fits()) lo = mid;
+    else hi = mid;
+  }
+  view.style.zoom = String(lo);
+}
+
+window.addEventListener("resize", () => fitToScreen());
 
 function setQr(url) {
   const img = $("pj-qr");
@@ -182,6 +213,21 @@ function renderQuestion(msg, receivedAt) {
   const explanation = reveal && reveal.explanation ? reveal.explanation : "";
   setText("pj-explanation", explanation);
   $("pj-explanation-wrap").hidden = !explanation;
+
+  // After the reveal: the top 10 by name (the snapshot never carries student ids).
+  const top = open ? [] : (msg.leaderboard || []).slice(0, 10);
+  $("pj-reveal-top-card").hidden = top.length === 0;
+  setChildren($("pj-reveal-top"), top.map(topItem));
+}
+
+function topItem(r) {
+  return el(
+    "li",
+    { class: "pj-top10-row" },
+    el("span", { class: "pj-top10-rank" }, String(r.rank)),
+    el("span", { class: "pj-top10-name" }, r.name),
+    el("span", { class: "pj-top10-score" }, fmtScore(r.score)),
+  );
 }
 
 /** "0.0-1.0" may wrap after the dash in a narrow column. */
@@ -213,7 +259,7 @@ function renderFinished(msg) {
       "li",
       { class: `pj-podium-place place-${i + 1}` },
       el("span", { class: "pj-podium-name" }, r.name),
-      el("span", { class: "pj-podium-score" }, `${fmtScore(r.score)} pts`),
+      el("span", { class: "pj-podium-score" }, pointsText(r.score)),
       el("span", { class: "pj-podium-block", "aria-hidden": "true" }, String(r.rank)),
       el("span", { class: "visually-hidden" }, `Rank ${r.rank}`),
     ),

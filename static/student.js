@@ -258,6 +258,8 @@ function onMessage(msg, receivedAt) {
 
 function onState(msg) {
   setTitle(msg.title);
+  // Known before any question arrives, so "question 3 of 10" also reads right after a reload.
+  if (msg.total_questions) S.totalQuestions = Number(msg.total_questions);
   const previous = S.sessionState;
   S.sessionState = msg.state;
   if (msg.state === "lobby") {
