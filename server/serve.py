@@ -72,7 +72,9 @@ def hypercorn_config(settings: Settings) -> Config:
     config = Config()
     config.bind = [f"[{settings.host}]:{settings.port}" if ":" in settings.host else f"{settings.host}:{settings.port}"]
     config.websocket_max_message_size = MAX_WS_MESSAGE_BYTES
-    config.graceful_timeout = 3.0
+    # Websockets are closed by us first (1001); what is left at shutdown is mostly idle
+    # keep-alive HTTP connections, which would otherwise hold the exit for the whole timeout.
+    config.graceful_timeout = 1.0
     config.accesslog = None
     config.errorlog = logging.getLogger("hypercorn.error")
     config.backlog = 4096

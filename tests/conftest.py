@@ -13,6 +13,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -199,19 +200,28 @@ class ServerProcess:
             env=env,
             cwd=str(REPO),
         )
-        assert self.process.stdout is not None
+        started = threading.Event()
+        # One thread reads the server's output for its whole life, so a chatty server can never
+        # block on a full pipe; it reports the URL and when start-up is done.
+        threading.Thread(target=self._read_output, args=(started,), daemon=True).start()
         with trio.fail_after(30):
-            while True:
-                line = await trio.to_thread.run_sync(self.process.stdout.readline)
-                if not line:
-                    raise RuntimeError("server exited early:\n" + "".join(self.output))
-                self.output.append(line)
-                match = re.search(r"Students:\s+(http://\S+?)/?$", line.strip())
-                if match:
-                    self.url = match.group(1)
-                if line.startswith("Press Ctrl-C"):
-                    break
+            while not started.is_set():
+                if self.process.poll() is not None and not started.is_set():
+                    await trio.sleep(0.1)
+                    if not started.is_set():
+                        raise RuntimeError("server exited early:\n" + "".join(self.output))
+                await trio.sleep(0.02)
         return self
+
+    def _read_output(self, started: threading.Event) -> None:
+        assert self.process is not None and self.process.stdout is not None
+        for line in self.process.stdout:
+            self.output.append(line)
+            match = re.search(r"Students:\s+(http://\S+?)/?$", line.strip())
+            if match:
+                self.url = match.group(1)
+            if line.startswith("Press Ctrl-C"):
+                started.set()
 
     @property
     def admin_token(self) -> str:
@@ -225,9 +235,7 @@ class ServerProcess:
     async def stop(self, sig: int = signal.SIGTERM) -> int:
         assert self.process is not None
         self.process.send_signal(sig)
-        rest = await trio.to_thread.run_sync(lambda: self.process.communicate(timeout=20)[0])  # type: ignore[union-attr]
-        self.output.append(rest or "")
-        return self.process.returncode
+        return await trio.to_thread.run_sync(lambda: self.process.wait(20))  # type: ignore[union-attr]
 
     def ensure_stopped(self) -> None:
         if self.process is not None and self.process.poll() is None:
