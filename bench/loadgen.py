@@ -107,6 +107,18 @@ def proc_cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
+def machine_busy_seconds() -> float | None:
+    """CPU seconds all processes on the machine have used (from /proc/stat), all cores together."""
+    try:
+        with open("/proc/stat") as handle:
+            fields = [int(x) for x in handle.readline().split()[1:]]
+    except OSError:
+        return None
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    busy = sum(fields[:8]) - idle  # user nice system idle iowait irq softirq steal
+    return busy / CLK_TCK
+
+
 def proc_status_kib(pid: int, key: str) -> int | None:
     try:
         with open(f"/proc/{pid}/status") as handle:
@@ -225,6 +237,154 @@ async def http_join(host: str, port: int, student_id: str, name: str) -> str:
     return cookie
 
 
+# --------------------------------------------------------------------------- lean websocket client
+
+
+class RawClosed(Exception):
+    """The server closed the websocket (or the TCP connection ended)."""
+
+    def __init__(self, code: int | None, reason: str = "") -> None:
+        super().__init__(f"{code} {reason}".strip())
+        self.code = code
+        self.reason = reason
+
+
+class RawWebSocket:
+    """A minimal RFC 6455 client: one task, no reader task, no extensions.
+
+    Enough for this benchmark (text frames, fragmentation, ping/pong, close) and about
+    a third of the CPU per received message of trio-websocket, which matters when one
+    generator process plays thousands of students on the server's own machine.
+    """
+
+    def __init__(self, stream: trio.SocketStream, buffered: bytes) -> None:
+        self.stream = stream
+        self.buffer = bytearray(buffered)
+        self.ready: list[str] = []
+        self.fragments: list[bytes] = []
+        self._pongs: list[bytes] = []
+        self.closed = False
+
+    @classmethod
+    async def connect(cls, host: str, port: int, path: str, headers: list[tuple[str, str]]) -> "RawWebSocket":
+        import base64
+
+        stream = await trio.open_tcp_stream(host, port)
+        key = base64.b64encode(os.urandom(16)).decode()
+        lines = [f"GET {path} HTTP/1.1", f"Host: {host}:{port}", "Upgrade: websocket", "Connection: Upgrade",
+                 f"Sec-WebSocket-Key: {key}", "Sec-WebSocket-Version: 13"]
+        lines += [f"{name}: {value}" for name, value in headers]
+        await stream.send_all(("\r\n".join(lines) + "\r\n\r\n").encode())
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = await stream.receive_some(65536)
+            if not chunk:
+                await stream.aclose()
+                raise RawClosed(None, "connection closed during handshake")
+            data += chunk
+        head, rest = data.split(b"\r\n\r\n", 1)
+        if not head.startswith(b"HTTP/1.1 101"):
+            await stream.aclose()
+            status_line = head.split(b"\r\n", 1)[0].decode(errors="replace")
+            raise RawClosed(None, f"handshake refused: {status_line}")
+        return cls(stream, rest)
+
+    def _parse(self) -> None:
+        buffer = self.buffer
+        while len(buffer) >= 2:
+            b0, b1 = buffer[0], buffer[1]
+            length, offset = b1 & 0x7F, 2
+            if length == 126:
+                if len(buffer) < 4:
+                    return
+                length, offset = int.from_bytes(buffer[2:4], "big"), 4
+            elif length == 127:
+                if len(buffer) < 10:
+                    return
+                length, offset = int.from_bytes(buffer[2:10], "big"), 10
+            if b1 & 0x80:
+                offset += 4  # servers do not mask; tolerate it anyway (payload left masked)
+            if len(buffer) < offset + length:
+                return
+            payload = bytes(buffer[offset:offset + length])
+            del buffer[:offset + length]
+            opcode = b0 & 0x0F
+            if opcode in (0x0, 0x1, 0x2):
+                self.fragments.append(payload)
+                if b0 & 0x80:
+                    self.ready.append(b"".join(self.fragments).decode("utf-8"))
+                    self.fragments = []
+            elif opcode == 0x8:
+                code = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else None
+                raise RawClosed(code, payload[2:].decode("utf-8", "replace"))
+            elif opcode == 0x9:
+                self._pongs.append(payload)
+
+    async def get_message(self) -> str:
+        while not self.ready:
+            chunk = await self.stream.receive_some(65536)
+            if not chunk:
+                raise RawClosed(1006, "connection lost")
+            self.buffer += chunk
+            self._pongs = []
+            try:
+                self._parse()
+            except RawClosed:
+                self.closed = True
+                with trio.move_on_after(1):
+                    await self._send_frame(0x8, (1000).to_bytes(2, "big"))
+                    await self.stream.aclose()
+                raise
+            for payload in self._pongs:
+                await self._send_frame(0xA, payload)
+        return self.ready.pop(0)
+
+    async def _send_frame(self, opcode: int, payload: bytes) -> None:
+        mask = os.urandom(4)
+        n = len(payload)
+        if n < 126:
+            header = bytes((0x80 | opcode, 0x80 | n))
+        elif n < 65536:
+            header = bytes((0x80 | opcode, 0x80 | 126)) + n.to_bytes(2, "big")
+        else:
+            header = bytes((0x80 | opcode, 0x80 | 127)) + n.to_bytes(8, "big")
+        repeated = (mask * (n // 4 + 1))[:n]
+        masked = (int.from_bytes(payload, "big") ^ int.from_bytes(repeated, "big")).to_bytes(n, "big") if n else b""
+        try:
+            await self.stream.send_all(header + mask + masked)
+        except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+            raise RawClosed(1006, "connection lost") from exc
+
+    async def send_message(self, text: str) -> None:
+        await self._send_frame(0x1, text.encode("utf-8"))
+
+    async def aclose(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        try:
+            await self._send_frame(0x8, (1000).to_bytes(2, "big"))
+            with trio.move_on_after(1):  # wait for the server's close frame
+                while True:
+                    chunk = await self.stream.receive_some(65536)
+                    if not chunk:
+                        break
+        except (RawClosed, OSError, trio.BrokenResourceError):
+            pass
+        finally:
+            await self.stream.aclose()
+
+
+CLOSED_ERRORS = (trio_websocket.ConnectionClosed, RawClosed)
+
+
+def close_reason(exc: BaseException) -> str:
+    if isinstance(exc, RawClosed):
+        return f"{exc.code} {exc.reason}".strip()
+    reason = getattr(exc, "reason", None)
+    return f"{getattr(reason, 'code', '?')} {getattr(reason, 'reason', '') or ''}".strip()
+
+
 # --------------------------------------------------------------------------- students (worker process)
 
 
@@ -239,6 +399,7 @@ class WorkerStats:
     submits: int = 0
     acks: int = 0
     unacked: int = 0
+    skipped: int = 0
     fail_reasons: Counter = field(default_factory=Counter)
     drop_reasons: Counter = field(default_factory=Counter)
     errors: Counter = field(default_factory=Counter)
@@ -280,12 +441,15 @@ class StudentWorker:
             async with trio.open_nursery() as nursery:
                 try:
                     with trio.fail_after(cfg["connect_timeout"]):
-                        ws = await trio_websocket.connect_websocket_url(
-                            nursery,
-                            cfg["ws_base"] + "/ws/student",
-                            extra_headers=[(b"Cookie", cookie.encode())],
-                        )
-                except (OSError, trio.TooSlowError, trio_websocket.HandshakeError) as exc:
+                        if cfg["client"] == "raw":
+                            ws = await RawWebSocket.connect(cfg["host"], cfg["port"], "/ws/student", [("Cookie", cookie)])
+                        else:
+                            ws = await trio_websocket.connect_websocket_url(
+                                nursery,
+                                cfg["ws_base"] + "/ws/student",
+                                extra_headers=[(b"Cookie", cookie.encode())],
+                            )
+                except (OSError, trio.TooSlowError, trio_websocket.HandshakeError, RawClosed) as exc:
                     stats.connect_failed += 1
                     stats.fail_reasons[f"ws: {type(exc).__name__}: {str(exc)[:80]}"] += 1
                     self._settle()
@@ -299,54 +463,79 @@ class StudentWorker:
         except Exception as exc:  # a bug here must not take the other students down
             stats.fail_reasons[f"student task: {type(exc).__name__}: {str(exc)[:80]}"] += 1
 
-    async def _converse(self, ws: trio_websocket.WebSocketConnection, nursery: trio.Nursery) -> None:
+    async def _converse(self, ws: Any, nursery: trio.Nursery) -> None:
         stats, spread = self.stats, self.cfg["spread"]
         pending: dict[int, float] = {}  # question_idx -> submit time (replies come in order)
         seen: set[int] = set()
+        closed: set[int] = set()
         ended = False
 
         async def answer(question_idx: int, options: list[str], delay: float) -> None:
             await trio.sleep(delay)
+            if question_idx in closed or ended:
+                stats.skipped += 1  # the page locks once the reveal is in; a phone would not submit
+                return
             pending[question_idx] = time.monotonic()
             stats.submits += 1
             choice = self.rng.choice(options)
             try:
                 await ws.send_message(f'{{"type":"submit","question_idx":{question_idx},"answer":"{choice}"}}')
-            except trio_websocket.ConnectionClosed:
+            except CLOSED_ERRORS:
                 pass  # counted by the reader
 
         try:
-            while True:
-                text = await ws.get_message()
-                now = time.monotonic()
-                message = json.loads(text)
-                kind = message.get("type")
-                if kind == "question_open":
-                    idx = message["question_idx"]
-                    if idx not in seen:
-                        seen.add(idx)
-                        stats.open_recv.setdefault(idx, []).append(now)
-                        nursery.start_soon(answer, idx, list(message["options"]), self.rng.uniform(0, spread))
-                elif kind == "submit_ack":
-                    sent = pending.pop(message["question_idx"], None)
-                    if sent is not None:
-                        stats.acks += 1
-                        stats.ack_latency.append(now - sent)
-                elif kind == "error":
-                    stats.errors[message.get("code", "?")] += 1
-                    if pending:  # the server answers one socket's messages in order
-                        pending.pop(next(iter(pending)))
-                elif kind == "question_closed":
-                    stats.closed_recv.setdefault(message["question_idx"], []).append(now)
-                elif kind == "session_ended":
-                    stats.ended += 1
-                    stats.ended_recv.append(now)
-                    ended = True
-                    break
-        except trio_websocket.ConnectionClosed as exc:
-            stats.dropped += 1
-            reason = exc.reason
-            stats.drop_reasons[f"{getattr(reason, 'code', '?')} {getattr(reason, 'reason', '') or ''}".strip()] += 1
+            async with trio.open_nursery() as answers:
+                try:
+                    while True:
+                        text = await ws.get_message()
+                        now = time.monotonic()
+                        message = json.loads(text)
+                        kind = message.get("type")
+                        if kind == "question_open":
+                            idx = message["question_idx"]
+                            if idx not in seen:
+                                seen.add(idx)
+                                stats.open_recv.setdefault(idx, []).append(now)
+                                answers.start_soon(answer, idx, list(message["options"]), self.rng.uniform(0, spread))
+                        elif kind == "submit_ack":
+                            sent = pending.pop(message["question_idx"], None)
+                            if sent is not None:
+                                stats.acks += 1
+                                stats.ack_latency.append(now - sent)
+                        elif kind == "error":
+                            stats.errors[message.get("code", "?")] += 1
+                            if pending:  # the server answers one socket's messages in order
+                                pending.pop(next(iter(pending)))
+                        elif kind == "question_closed":
+                            closed.add(message["question_idx"])
+                            stats.closed_recv.setdefault(message["question_idx"], []).append(now)
+                        elif kind == "session_ended":
+                            stats.ended += 1
+                            stats.ended_recv.append(now)
+                            ended = True
+                            break
+                except CLOSED_ERRORS as exc:
+                    stats.dropped += 1
+                    stats.drop_reasons[close_reason(exc)] += 1
+                finally:
+                    answers.cancel_scope.cancel()
+            if ended and pending:
+                # An answer committed just before the close is acked after the reveal; wait for it.
+                with trio.move_on_after(2):
+                    while pending:
+                        text = await ws.get_message()
+                        now = time.monotonic()
+                        message = json.loads(text)
+                        if message.get("type") == "submit_ack":
+                            sent = pending.pop(message["question_idx"], None)
+                            if sent is not None:
+                                stats.acks += 1
+                                stats.ack_latency.append(now - sent)
+                        elif message.get("type") == "error":
+                            stats.errors[message.get("code", "?")] += 1
+                            pending.pop(next(iter(pending)))
+        except CLOSED_ERRORS:
+            pass
         finally:
             stats.unacked += len(pending)
             if ended:
@@ -382,7 +571,7 @@ class StudentWorker:
         conn.send(("result", {
             "joins_ok": s.joins_ok, "joins_failed": s.joins_failed, "connect_failed": s.connect_failed,
             "connected": s.connected, "dropped": s.dropped, "ended": s.ended, "submits": s.submits,
-            "acks": s.acks, "unacked": s.unacked, "fail_reasons": dict(s.fail_reasons),
+            "acks": s.acks, "unacked": s.unacked, "skipped": s.skipped, "fail_reasons": dict(s.fail_reasons),
             "drop_reasons": dict(s.drop_reasons), "errors": dict(s.errors),
             "open_recv": s.open_recv, "closed_recv": s.closed_recv, "ended_recv": s.ended_recv,
             "ack_latency": s.ack_latency, "cpu_samples": s.cpu_samples,
@@ -441,15 +630,18 @@ async def coordinate(cfg: dict[str, Any], conns: list[Any]) -> dict[str, Any]:
     server_pid = cfg.get("server_pid")
     server_samples: list[tuple[float, float]] = []
     coordinator_samples: list[tuple[float, float]] = []
+    machine_samples: list[tuple[float, float]] = []
     n = cfg["students"]
     result: dict[str, Any] = {"students": n, "questions": cfg["questions"], "spread_s": cfg["spread"],
-                              "join_rate": cfg["join_rate"], "procs": len(conns)}
+                              "join_rate": cfg["join_rate"], "procs": len(conns), "client": cfg["client"]}
     t_next: list[float] = []
     with trio.move_on_after(cfg["timeout"]) as overall:
         async with trio.open_nursery() as nursery:
             if server_pid:
                 nursery.start_soon(sample_cpu, lambda: proc_cpu_seconds(server_pid), server_samples)
             nursery.start_soon(sample_cpu, time.process_time, coordinator_samples)
+            nursery.start_soon(sample_cpu, machine_busy_seconds, machine_samples)
+            result["loadavg_at_start"] = round(os.getloadavg()[0], 2)
             ws = await trio_websocket.connect_websocket_url(
                 nursery, f"{cfg['ws_base']}/ws/instructor?token={cfg['token']}",
                 max_message_size=256 * 1024 * 1024, receive_buffer_size=None, message_queue_size=64,
@@ -507,20 +699,22 @@ async def coordinate(cfg: dict[str, Any], conns: list[Any]) -> dict[str, Any]:
     if overall.cancelled_caught:
         result["timed_out"] = True
         return result
-    return _merge(cfg, result, t_next, results, server_samples, coordinator_samples)
+    return _merge(cfg, result, t_next, results, server_samples, coordinator_samples, machine_samples)
 
 
 def _round(value: float | None, digits: int) -> float | None:
     return None if value is None else round(value, digits)
 
 
-def _merge(cfg, result, t_next, results, server_samples, coordinator_samples) -> dict[str, Any]:
+def _merge(cfg, result, t_next, results, server_samples, coordinator_samples, machine_samples) -> dict[str, Any]:
     q = cfg["questions"]
     total = Counter()
-    for key in ("joins_ok", "joins_failed", "connect_failed", "connected", "dropped", "ended", "submits", "acks", "unacked"):
+    for key in ("joins_ok", "joins_failed", "connect_failed", "connected", "dropped", "ended", "submits", "acks", "unacked", "skipped"):
         total[key] = sum(r[key] for r in results)
     errors, fail_reasons, drop_reasons = Counter(), Counter(), Counter()
     fanout, reveal, acks, ended_recv = [], [], [], []
+    fanout_by_q: dict[int, list[float]] = {}
+    reveal_by_q: dict[int, list[float]] = {}
     for r in results:
         errors.update(r["errors"])
         fail_reasons.update(r["fail_reasons"])
@@ -528,9 +722,13 @@ def _merge(cfg, result, t_next, results, server_samples, coordinator_samples) ->
         acks.extend(r["ack_latency"])
         ended_recv.extend(r["ended_recv"])
         for idx, stamps in r["open_recv"].items():
-            fanout.extend(t - t_next[idx] for t in stamps)
+            fanout_by_q.setdefault(idx, []).extend(t - t_next[idx] for t in stamps)
         for idx, stamps in r["closed_recv"].items():
-            reveal.extend(t - t_next[idx + 1] for t in stamps)
+            reveal_by_q.setdefault(idx, []).extend(t - t_next[idx + 1] for t in stamps)
+    for values in fanout_by_q.values():
+        fanout.extend(values)
+    for values in reveal_by_q.values():
+        reveal.extend(values)
     expected_deliveries = total["connected"] * q
     result.update({
         "joins_failed": total["joins_failed"] + total["connect_failed"],
@@ -539,12 +737,17 @@ def _merge(cfg, result, t_next, results, server_samples, coordinator_samples) ->
         "answers_sent": total["submits"],
         "answers_acked": total["acks"],
         "answer_errors": dict(errors),
+        "answers_skipped_after_reveal": total["skipped"],
         "question_open_missing": expected_deliveries - len(fanout),
         "question_closed_missing": expected_deliveries - len(reveal),
         "session_ended_received": total["ended"],
         "fanout_ms": percentiles(fanout),
         "ack_ms": percentiles(acks),
         "reveal_ms": percentiles(reveal),
+        # per question: [p50, max] in ms, to tell a steady cost from a one-off stall
+        "fanout_by_question_ms": [[percentiles(fanout_by_q.get(i, []))[k] for k in ("p50", "max")] for i in range(q)],
+        "reveal_by_question_ms": [[percentiles(reveal_by_q.get(i, []))[k] for k in ("p50", "max")] for i in range(q)],
+        "next_times_s": [round(t - t_next[0], 3) for t in t_next],
     })
     if fail_reasons:
         result["join_fail_reasons"] = dict(fail_reasons.most_common(5))
@@ -568,6 +771,12 @@ def _merge(cfg, result, t_next, results, server_samples, coordinator_samples) ->
             peaks.append(peak_utilization(samples, start, end) or 0)
     result["gen_cpu_util"] = [round(u, 2) for u in utils]  # per worker, the instructor process last
     result["gen_cpu_peak"] = [round(p, 2) for p in peaks]
+    # Everything else on the machine (other users' tests, browsers...) during the question phase,
+    # in cores: a number well above 0 means the run competed for the 2 CPUs and is not clean.
+    machine = cpu_between(machine_samples, start, end)
+    if machine is not None and server_cpu is not None:
+        others = machine - server_cpu - sum(utils) * (end - start)
+        result["other_cpu_util"] = round(max(0.0, others) / (end - start), 2)
     return result
 
 
@@ -585,6 +794,7 @@ COLUMNS = [
     ("srv CPU s/q", lambda r: r.get("server_cpu_per_question_s")),
     ("srv peak RSS MiB", lambda r: r.get("server_peak_rss_mib")),
     ("gen CPU", lambda r: "/".join(str(u) for u in r.get("gen_cpu_util", []))),
+    ("other CPU", lambda r: r.get("other_cpu_util")),
 ]
 
 
@@ -622,6 +832,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--end-timeout", type=float, default=20.0, help="wait this long for session_ended after the last next")
     parser.add_argument("--settle", type=float, default=1.0, help="pause after every student is connected")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--client", choices=["raw", "trio-websocket"], default="raw",
+                        help="student websocket client: a lean one-task RFC 6455 client, or trio-websocket")
     parser.add_argument("--json-only", action="store_true", help="print only the RESULT line")
     return parser.parse_args(argv)
 
@@ -648,7 +860,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "students": args.students, "questions": args.questions, "spread": args.spread, "grace": args.grace,
         "join_rate": args.join_rate, "server_pid": args.server_pid, "timeout": args.timeout,
         "connect_timeout": args.connect_timeout, "end_timeout": args.end_timeout, "settle": args.settle,
-        "seed": args.seed,
+        "seed": args.seed, "client": args.client,
     }
     context = multiprocessing.get_context("fork")  # forked before any trio loop exists
     conns, workers = [], []
@@ -676,9 +888,11 @@ def main(argv: list[str] | None = None) -> int:
     result = run(args)
     if not args.json_only:
         print(format_table([result]))
-        extras = {k: result[k] for k in ("answer_errors", "join_fail_reasons", "drop_reasons", "question_open_missing",
+        extras = {k: result[k] for k in ("answer_errors", "answers_skipped_after_reveal", "join_fail_reasons", "drop_reasons", "question_open_missing",
                                          "question_closed_missing", "server_cpu_util", "server_cpu_peak",
-                                         "gen_cpu_peak", "join_phase_s", "question_phase_s") if k in result}
+                                         "gen_cpu_peak", "join_phase_s", "question_phase_s",
+                                         "fanout_by_question_ms", "reveal_by_question_ms",
+                                         "loadavg_at_start") if k in result}
         print("details:", json.dumps(extras))
     print("RESULT " + json.dumps(result, separators=(",", ":")))
     return 0 if not result.get("timed_out") else 1

@@ -30,7 +30,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(HERE))
 
-from loadgen import format_table  # noqa: E402
+from loadgen import format_table, machine_busy_seconds  # noqa: E402
 
 # Issue 5: N -> {metric: bound}
 TARGETS = {
@@ -75,10 +75,27 @@ def stop_server(process: subprocess.Popen) -> None:
             process.wait()
 
 
+def wait_until_quiet(max_wait: float, threshold: float = 0.3) -> float:
+    """Wait (up to max_wait s) until the machine's other work uses < threshold cores; return that use."""
+    deadline = time.monotonic() + max_wait
+    said = 0.0
+    while True:
+        before = machine_busy_seconds()
+        time.sleep(1.0)
+        busy = (machine_busy_seconds() or 0) - (before or 0)
+        if busy < threshold or time.monotonic() >= deadline:
+            return round(busy, 2)
+        if time.monotonic() - said > 10:
+            said = time.monotonic()
+            print(f"  machine busy ({busy:.2f} cores used by other processes); waiting ...", file=sys.stderr, flush=True)
+
+
 def run_one(n: int, args: argparse.Namespace, work: Path) -> dict:
     run_dir = work / f"n{n}"
+    run_dir.parent.mkdir(parents=True, exist_ok=True)
     data_dir = run_dir / "data"
     run_dir.mkdir(parents=True)
+    busy_before = wait_until_quiet(args.wait_quiet) if args.wait_quiet else None
     server, url = start_server(args.pool, data_dir, run_dir, args.server_arg or [])
     try:
         command = [
@@ -89,12 +106,15 @@ def run_one(n: int, args: argparse.Namespace, work: Path) -> dict:
         ]
         if args.procs:
             command += ["--procs", str(args.procs)]
+        command += ["--client", args.client]
         done = subprocess.run(command, capture_output=True, text=True, timeout=args.timeout + 60, cwd=REPO)
         (run_dir / "loadgen.out").write_text(done.stdout + done.stderr)
         lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
         if not lines:
             raise RuntimeError(f"loadgen failed (exit {done.returncode}):\n{done.stderr[-2000:]}")
-        return json.loads(lines[-1][len("RESULT "):])
+        result = json.loads(lines[-1][len("RESULT "):])
+        result["machine_busy_before"] = busy_before
+        return result
     finally:
         stop_server(server)
 
@@ -123,8 +143,14 @@ def main() -> int:
     parser.add_argument("--spread", type=float, default=3.0)
     parser.add_argument("--join-rate", type=float, default=200.0)
     parser.add_argument("--procs", type=int, default=0, help="generator student processes (0: loadgen's default)")
+    parser.add_argument("--client", choices=["raw", "trio-websocket"], default="raw", help="student websocket client")
     parser.add_argument("--pool", type=Path, default=REPO / "pools" / "demo.json")
     parser.add_argument("--timeout", type=float, default=240.0, help="bound for each run, seconds")
+    parser.add_argument("--wait-quiet", type=float, default=60.0,
+                        help="before each run, wait up to this many seconds for other processes to go idle (0: don't)")
+    parser.add_argument("--max-other", type=float, default=0.25,
+                        help="a run during which other processes used more cores than this is repeated")
+    parser.add_argument("--retries", type=int, default=2, help="repeats of a run disturbed by other processes")
     parser.add_argument("--json", type=Path, help="also write all results to this file")
     parser.add_argument("--keep", action="store_true", help="keep the temporary data dirs and logs")
     parser.add_argument("--server-arg", action="append", help="extra argument for quizctl serve (repeatable)")
@@ -139,7 +165,17 @@ def main() -> int:
         for n in [int(x) for x in args.students.split(",")]:
             t = time.monotonic()
             print(f"N={n}: running ...", file=sys.stderr, flush=True)
-            results.append(run_one(n, args, work))
+            best = None
+            for attempt in range(1 + args.retries):
+                result = run_one(n, args, work / f"try{attempt}")
+                other = result.get("other_cpu_util") or 0
+                if best is None or other < (best.get("other_cpu_util") or 0):
+                    best = result
+                if other <= args.max_other:
+                    break
+                print(f"N={n}: other processes used {other} cores during the run; "
+                      f"{'retrying' if attempt < args.retries else 'keeping the cleanest run'}", file=sys.stderr, flush=True)
+            results.append(best)
             print(f"N={n}: done in {time.monotonic() - t:.0f} s", file=sys.stderr, flush=True)
     finally:
         if args.keep:

@@ -23,7 +23,7 @@ from server.auth import INSTRUCTOR_COOKIE, STUDENT_COOKIE, STUDENT_COOKIE_MAX_AG
 from server.clients import ClientConnection, ClientKind, CloseCode
 from server.messages import dumps
 from server.model import Participant
-from server.room import Room, RoomError
+from server.room import EVENT_KINDS, Room, RoomError
 from server.throttle import FailureThrottle, RateLimiter
 
 log = logging.getLogger("quizctl.http")
@@ -54,6 +54,8 @@ def create_app(room: Room, signer: Signer, admin_token: str) -> QuartTrio:
     pages = static_dir()
     token_failures = FailureThrottle("instructor token")
     connections_per_ip: dict[str, int] = {}
+    # One bucket per participant (bounded by the class size): each event is a database row.
+    event_limiters: dict[str, RateLimiter] = {}
 
     # ---------------------------------------------------------------- helpers
 
@@ -103,6 +105,13 @@ def create_app(room: Room, signer: Signer, admin_token: str) -> QuartTrio:
 
     # ---------------------------------------------------------------- headers and errors
 
+    @app.before_request
+    async def read_the_whole_body() -> None:
+        # Answering before the request body is read (a 401 ahead of parsing, say) can leave
+        # Hypercorn 0.18's kept-alive connection stuck: the client's next request on it hangs.
+        # Reading it first (at most MAX_BODY_BYTES; more is a 413) keeps every connection usable.
+        await request.get_data()
+
     @app.after_request
     async def security_headers(response: Response) -> Response:
         response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
@@ -120,7 +129,11 @@ def create_app(room: Room, signer: Signer, admin_token: str) -> QuartTrio:
     @app.errorhandler(HTTPException)
     async def handle_http_error(exc: HTTPException) -> Response:
         code = {404: "not_found", 405: "method_not_allowed", 413: "body_too_large"}.get(exc.code or 500, "bad_request")
-        return error_response(code, exc.description or exc.name, exc.code or 400)
+        response = error_response(code, exc.description or exc.name, exc.code or 400)
+        if exc.code == 413:
+            # The rest of the body was never read: this connection cannot carry another request.
+            response.headers["Connection"] = "close"
+        return response
 
     @app.errorhandler(Exception)
     async def handle_unexpected(exc: Exception) -> Response:
@@ -209,6 +222,10 @@ def create_app(room: Room, signer: Signer, admin_token: str) -> QuartTrio:
         if participant is None:
             return not_joined()
         body = await json_body()
+        if body.get("kind") in EVENT_KINDS:  # only events that would be saved count
+            limiter = event_limiters.setdefault(participant.student_id, RateLimiter(rate=2.0, burst=20.0, strikes=10**9))
+            if limiter.hit(trio.current_time()) != RateLimiter.OK:
+                return error_response("rate_limited", "Too many events; slow down.", 429)
         await room.record_event(participant, body.get("kind"), body.get("question_idx"))
         return Response("", status=204)
 
@@ -233,7 +250,8 @@ def create_app(room: Room, signer: Signer, admin_token: str) -> QuartTrio:
         if not instructor_authorized(request.cookies, request.headers, request.args):
             await refuse_instructor(request.remote_addr or "?")
             return error_response("unauthorized", "Instructor token required.", 401)
-        body = await json_body() if (request.content_length or 0) > 0 else {}
+        # No body means no arguments; a chunked one (no Content-Length) is read like any other.
+        body = await json_body() if (await request.get_data()).strip() else {}
         result = await commands.run_command(room, command, body)
         return jsonify({"ok": True, "result": result})
 

@@ -244,7 +244,9 @@ class Room:
         log.warning("duplicate join attempt on student id %s (name %r, from %s)", student_id, name, detail)
         self._mark_views(presence=True)
         await self._persist(
-            [self._event_row(student_id, "duplicate_join", None, entry.latest_detail, now)], what="duplicate join"
+            [self._event_row(student_id, "duplicate_join", None, entry.latest_detail, now)],
+            what="duplicate join",
+            keep=False,
         )
 
     async def record_event(self, participant: Participant, kind: Any, question_idx: Any = None) -> None:
@@ -260,7 +262,9 @@ class Room:
         elif kind == "visibility_hidden":
             participant.hidden_count += 1
         self._mark_views(presence=True)
-        await self._persist([self._event_row(participant.student_id, kind, question_idx, None, now)], what="event")
+        await self._persist(
+            [self._event_row(participant.student_id, kind, question_idx, None, now)], what="event", keep=False
+        )
 
     def _require_member(self, participant: Participant) -> None:
         """Refuse a participant object that `clear_student` or `reset` has removed meanwhile."""
@@ -664,12 +668,18 @@ class Room:
             (str(self.state), self.record.current_question_idx, self.clock.now_ms(), self.record.sid),
         )
 
-    async def _persist(self, statements: list[Statement], *, what: str) -> None:
-        """Write a change memory has already made. A failure is logged and shown in `status`."""
+    async def _persist(self, statements: list[Statement], *, what: str, keep: bool = True) -> None:
+        """Write a change memory has already made. A failure is logged and shown in `status`.
+
+        With `keep` (state transitions, clears, resets) a write that fails while the database
+        cannot be written is kept and saved once it can; audit events are not kept, so an
+        outage cannot pile them up.
+        """
         try:
-            await self.storage.write(statements)
+            await self.storage.write(statements, keep=keep)
         except StorageError as exc:
-            log.error("could not save %s: %s", what, exc)
+            outcome = "kept, and saved once the database can be written" if keep else "lost"
+            log.error("could not save %s now (%s): %s", what, outcome, exc)
 
     # ------------------------------------------------------------------ timers
 

@@ -96,8 +96,16 @@ class StorageError(Exception):
 class _Write:
     statements: Sequence[Statement]
     on_commit: Callable[[], None] | None
+    keep: bool = False
     done: trio.Event = field(default_factory=trio.Event)
     error: BaseException | None = None
+
+
+# Errors that belong to one write (its own SQL or data). Anything else (read-only, disk
+# full, I/O error, corruption) is the database failing: the whole batch fails and
+# `last_error` says so.
+_PER_WRITE_ERRORS = (sqlite3.IntegrityError, sqlite3.ProgrammingError, sqlite3.InterfaceError, sqlite3.DataError)
+BACKLOG_RETRY_S = 1.0
 
 
 def connect(db_path: Path) -> sqlite3.Connection:
@@ -117,6 +125,9 @@ class Storage:
         self._connection: sqlite3.Connection | None = None
         self._send, self._receive = trio.open_memory_channel[_Write](WRITE_QUEUE_SIZE)
         self.last_error: str | None = None
+        # Statements of keep=True writes whose batch failed: committed ahead of everything
+        # else once the database can be written again.
+        self._backlog: list[Statement] = []
         self.commits = 0
         self.writes = 0
 
@@ -152,9 +163,16 @@ class Storage:
 
     # ---- the writer ----
 
-    async def write(self, statements: Sequence[Statement], on_commit: Callable[[], None] | None = None) -> None:
-        """Commit `statements` atomically (batched with concurrent writes); raise StorageError if not."""
-        request = _Write(statements, on_commit)
+    async def write(
+        self, statements: Sequence[Statement], on_commit: Callable[[], None] | None = None, *, keep: bool = False
+    ) -> None:
+        """Commit `statements` atomically (batched with concurrent writes); raise StorageError if not.
+
+        With `keep`, a write that fails because the database cannot be written is kept and
+        committed ahead of every later write once it can (the caller's memory already has
+        the change). StorageError is still raised so the caller can log it.
+        """
+        request = _Write(statements, on_commit, keep)
         try:
             await self._send.send(request)
         except (trio.ClosedResourceError, trio.BrokenResourceError) as exc:
@@ -167,25 +185,53 @@ class Storage:
         """The single writer task. Returns after `finish()` once every queued write is done."""
         task_status.started()
         async with self._receive:
-            async for first in self._receive:
-                batch = [first]
-                while len(batch) < MAX_BATCH:
+            while True:
+                first: _Write | None = None
+                try:
+                    if self._backlog:  # retry kept writes every second even when nothing new comes
+                        with trio.move_on_after(BACKLOG_RETRY_S):
+                            first = await self._receive.receive()
+                    else:
+                        first = await self._receive.receive()
+                except trio.EndOfChannel:
+                    if self._backlog:
+                        await self._commit([])  # a last try before shutting down
+                    return
+                batch = [] if first is None else [first]
+                while batch and len(batch) < MAX_BATCH:
                     try:
                         batch.append(self._receive.receive_nowait())
                     except (trio.WouldBlock, trio.EndOfChannel):
                         break
-                if self.commit_in_thread:
-                    await trio.to_thread.run_sync(self._commit_batch, batch)
-                else:
-                    self._commit_batch(batch)
-                    await trio.lowlevel.checkpoint()
-                for request in batch:
-                    if request.error is None and request.on_commit is not None:
-                        try:
-                            request.on_commit()
-                        except Exception:  # a bug in a callback must not stop the writer
-                            log.exception("on_commit callback failed")
-                    request.done.set()
+                await self._commit(batch)
+
+    async def _commit(self, batch: list[_Write]) -> None:
+        kept: _Write | None = None
+        if self._backlog:
+            kept = _Write(list(self._backlog), None)
+            batch = [kept, *batch]
+        if self.commit_in_thread:
+            await trio.to_thread.run_sync(self._commit_batch, batch)
+        else:
+            self._commit_batch(batch)
+            await trio.lowlevel.checkpoint()
+        if kept is not None:
+            batch = batch[1:]
+            if kept.error is None:
+                log.warning("saved %d statements kept while the database could not be written", len(self._backlog))
+                self._backlog.clear()
+            elif isinstance(kept.error, _PER_WRITE_ERRORS):
+                log.error("dropping kept statements that cannot be saved: %s", kept.error)
+                self._backlog.clear()
+        for request in batch:
+            if request.error is not None and request.keep and not isinstance(request.error, _PER_WRITE_ERRORS):
+                self._backlog.extend(request.statements)
+            if request.error is None and request.on_commit is not None:
+                try:
+                    request.on_commit()
+                except Exception:  # a bug in a callback must not stop the writer
+                    log.exception("on_commit callback failed")
+            request.done.set()
 
     def finish(self) -> None:
         """No more writes; the writer drains the queue and returns."""
@@ -200,7 +246,7 @@ class Storage:
                 try:
                     for sql, params in request.statements:
                         connection.execute(sql, params)
-                except sqlite3.Error as exc:
+                except _PER_WRITE_ERRORS as exc:
                     connection.execute("ROLLBACK TO one_write")
                     request.error = exc
                 connection.execute("RELEASE one_write")

@@ -119,3 +119,13 @@ async def test_unknown_instructor_messages_and_commands(server: RunningServer) -
             assert (await http.post("/admin/status", headers=auth)).json()["result"]["state"] == "lobby"
             bogus = await http.post("/admin/nuke", headers=auth)
             assert (bogus.status_code, bogus.json()["error"]) == (400, "unknown_command")
+
+
+async def test_a_flood_of_events_is_throttled(server: RunningServer) -> None:
+    student = Student(server.url, "s1", "Ann")
+    await student.join()
+    statuses = [(await student.http.post("/event", json={"kind": "blur"})).status_code for _ in range(40)]
+    assert statuses[:20] == [204] * 20  # a burst of 20 is fine
+    assert 429 in statuses[20:]
+    assert server.room.participants["s1"].blur_count == statuses.count(204) < 40
+    await student.aclose()
