@@ -159,6 +159,13 @@ def serve(
         parse_control_address(control, data_dir, control_allow_remote)
     except ControlAddressError as exc:
         raise click.UsageError(str(exc)) from exc
+    if forwarded_allow_ips:
+        from server.proxy import TrustedProxyMiddleware
+
+        try:
+            TrustedProxyMiddleware(None, forwarded_allow_ips)
+        except ValueError as exc:
+            raise click.BadParameter(f"{exc} (use addresses or networks like 10.0.0.1,192.168.0.0/24, or *)", param_hint="--forwarded-allow-ips") from exc
     settings = Settings(
         pool=pool,
         data_dir=data_dir,

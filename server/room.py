@@ -59,6 +59,9 @@ NAME_MAX_LENGTH = 80
 EVENT_KINDS = ("blur", "focus", "visibility_hidden", "visibility_visible")
 TIME_LIMIT_RANGE = (5, 3600)
 ANSWER_KEYS = ("A", "B", "C", "D")
+# Bidi overrides/isolates and zero-width characters could make a name on the projector read
+# as another; the zero-width joiner stays allowed (emoji sequences use it).
+_INVISIBLE_OR_REORDERING = frozenset("\u200b\u200c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u2060\ufeff")
 
 
 class RoomError(Exception):
@@ -98,7 +101,7 @@ def validate_name(value: Any) -> str:
         raise RoomError("bad_name", "Please enter your name.")
     if len(name) > NAME_MAX_LENGTH:
         raise RoomError("bad_name", f"Name must be at most {NAME_MAX_LENGTH} characters.")
-    if any(unicodedata.category(ch) in ("Cc", "Cs", "Co", "Cn") for ch in name):
+    if any(unicodedata.category(ch) in ("Cc", "Cs", "Co", "Cn") or ch in _INVISIBLE_OR_REORDERING for ch in name):
         raise RoomError("bad_name", "Name contains characters that are not allowed.")
     return name
 

@@ -81,8 +81,6 @@ def hypercorn_config(settings: Settings) -> Config:
     config.keep_alive_timeout = 30
     # No websocket_ping_interval: Hypercorn 0.18's ping task outlives a closed socket and
     # holds graceful shutdown for its full timeout. The pages ping the server instead.
-    if settings.forwarded_allow_ips:
-        config.forwarded_allow_ips = settings.forwarded_allow_ips  # type: ignore[attr-defined]
     return config
 
 

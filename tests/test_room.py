@@ -205,7 +205,7 @@ async def test_join_validation(autojump_clock: MockClock, tmp_path: Path, tiny_p
             with pytest.raises(RoomError) as refused:
                 await room.join(student_id, "Alice")
             assert refused.value.code == "bad_student_id"
-        for name in ("", "   ", "x" * 81, "a\x00b", 5, None):
+        for name in ("", "   ", "x" * 81, "a\x00b", 5, None, "Bob\u202eevil", "A\u200bnn"):
             with pytest.raises(RoomError) as refused:
                 await room.join("s1", name)
             assert refused.value.code == "bad_name"
