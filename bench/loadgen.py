@@ -10,7 +10,8 @@ Everything goes through the wire contract (shared/PROTOCOL.md), as phones would:
     `--spread` seconds (`{"type":"submit","question_idx":i,"answer":"A".."D"}`);
   * the instructor (websocket /ws/instructor?token=...) sends `next`, waits until the
     live histogram says every connected student answered (or spread + grace seconds),
-    sends `next` again (close + open) ... and a last `next` finishes the session.
+    sends `next` again (close + open) ... and a last `next` finishes the session
+    (`end_session` when the pool has more questions than `--questions`).
 
 Latencies are measured client-side with `time.monotonic()` (CLOCK_MONOTONIC, one
 system-wide clock, so stamps from several generator processes compare directly):
@@ -21,10 +22,12 @@ system-wide clock, so stamps from several generator processes compare directly):
 
 Server cost comes from /proc/<server pid>: CPU seconds (utime+stime, all threads) per
 question, and peak RSS (VmHWM). The generator's own CPU use is sampled too, so a run
-where the generator (not the server) was the bottleneck is visible.
+where the generator (not the server) was the bottleneck is visible, and so is the CPU
+everything else on the machine used meanwhile (/proc/stat), so a disturbed run is too.
 
-Students can be split over several processes (`--procs`); the instructor runs in the
-main process. Traffic is refused unless the server address is a loopback address, and
+Students use a minimal one-task websocket client by default (`--client raw`, about half
+the CPU per message of trio-websocket, `--client trio-websocket`). They can be split over
+several processes (`--procs`); the instructor (trio-websocket) runs in the main process. Traffic is refused unless the server address is a loopback address, and
 the whole run is bounded by `--timeout`.
 
 Prints a table and one line `RESULT {json}`.
@@ -887,6 +890,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     result = run(args)
     if not args.json_only:
+        if result.get("timed_out"):
+            print(f"TIMED OUT after {args.timeout:g} s")
         print(format_table([result]))
         extras = {k: result[k] for k in ("answer_errors", "answers_skipped_after_reveal", "join_fail_reasons", "drop_reasons", "question_open_missing",
                                          "question_closed_missing", "server_cpu_util", "server_cpu_peak",

@@ -185,6 +185,9 @@ def main() -> int:
     print(f"quizctl load benchmark: {args.questions} questions, spread {args.spread:g} s, joins {args.join_rate:g}/s, "
           f"{os.cpu_count()} CPUs, total {time.monotonic() - started:.0f} s")
     print(format_table(results))
+    for result in results:
+        if result.get("timed_out"):
+            print(f"N={result['students']}: TIMED OUT after {args.timeout:g} s (partial result)")
     print("targets (issue 5):")
     print("\n".join(check_targets(results)))
     for result in results:
