@@ -27,6 +27,8 @@ import io
 import logging
 import re
 import unicodedata
+from collections.abc import AsyncIterator, Awaitable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,6 +39,7 @@ import trio
 from server import messages
 from server.clients import ClientConnection, CloseCode, Hub
 from server.clock import Clock
+from server.gc_policy import CollectorPause
 from server.messages import dumps
 from server.model import (
     AskedQuestion,
@@ -59,6 +62,9 @@ NAME_MAX_LENGTH = 80
 EVENT_KINDS = ("blur", "focus", "visibility_hidden", "visibility_visible")
 TIME_LIMIT_RANGE = (5, 3600)
 ANSWER_KEYS = ("A", "B", "C", "D")
+# Above this many participants the O(class size) instructor views go out at most once a second.
+LARGE_CLASS = 300
+HEAVY_VIEW_INTERVAL_S = 1.0
 # Bidi overrides/isolates and zero-width characters could make a name on the projector read
 # as another; the zero-width joiner stays allowed (emoji sequences use it).
 _INVISIBLE_OR_REORDERING = frozenset("\u200b\u200c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u2060\ufeff")
@@ -125,6 +131,7 @@ class Room:
         self.join_url = settings.join_url()
         self.qr_url = qr_svg_data_url(self.join_url)
         self._transition_lock = trio.Lock()
+        self._collector = CollectorPause()
         self._pending_answers: dict[tuple[str, int], _PendingAnswer] = {}
         self._pending_joins: set[str] = set()
         self._nursery: trio.Nursery | None = None
@@ -134,6 +141,8 @@ class Room:
         # Coalesced views for instructors and projectors.
         self._views_changed = trio.Event()
         self._dirty_lobby = self._dirty_presence = self._dirty_histogram = self._dirty_projector = True
+        self._last_heavy_publish = float("-inf")
+        self._presence_rows: dict[str, tuple[tuple, str]] = {}
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -142,6 +151,7 @@ class Room:
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
             nursery.start_soon(self._publish_views_forever)
+            nursery.start_soon(self._collector.run)
             if self.record.state is SessionState.QUESTION_OPEN and self.record.current_question_idx is not None:
                 asked = self.record.asked[self.record.current_question_idx]
                 self._start_timer(asked)
@@ -433,7 +443,7 @@ class Room:
         return texts
 
     def _instructor_snapshot(self) -> list[str]:
-        texts = [self._state_text(), dumps(self._lobby_update()), dumps(self._presence_update())]
+        texts = [self._state_text(), dumps(self._lobby_update()), self._presence_text()]
         asked = self.current_asked
         if self.state is SessionState.QUESTION_OPEN and asked is not None:
             texts.append(dumps(messages.question_open(self.pool, asked, self.clock.now_ms())))
@@ -471,7 +481,7 @@ class Room:
 
     async def next(self) -> dict[str, Any]:
         """Lobby → question 0; open → close it and open the next; closed → open the next; last → finish."""
-        async with self._transition_lock:
+        async with self._transition():
             self._refuse_if_finished()
             if self.state is SessionState.QUESTION_OPEN:
                 await self._close_current()
@@ -493,7 +503,7 @@ class Room:
             type(time_limit) is not int or not TIME_LIMIT_RANGE[0] <= time_limit <= TIME_LIMIT_RANGE[1]
         ):
             raise RoomError("bad_time_limit", "time_limit must be whole seconds from 5 to 3600.")
-        async with self._transition_lock:
+        async with self._transition():
             self._refuse_if_finished()
             if question_idx in self.record.asked:
                 raise RoomError(
@@ -505,7 +515,7 @@ class Room:
         return self.status()
 
     async def close_question(self) -> dict[str, Any]:
-        async with self._transition_lock:
+        async with self._transition():
             if self.state is not SessionState.QUESTION_OPEN:
                 raise RoomError("not_open", "No question is open.", 409)
             await self._close_current()
@@ -513,7 +523,7 @@ class Room:
 
     async def show_leaderboard(self) -> dict[str, Any]:
         """question_closed → between_questions: students see their rank before the next question."""
-        async with self._transition_lock:
+        async with self._transition():
             if self.state is not SessionState.QUESTION_CLOSED:
                 raise RoomError("bad_state", "The leaderboard is shown after a question closes.", 409)
             self.record.state = SessionState.BETWEEN_QUESTIONS
@@ -526,7 +536,7 @@ class Room:
         return self.status()
 
     async def end_session(self) -> dict[str, Any]:
-        async with self._transition_lock:
+        async with self._transition():
             self._refuse_if_finished()
             if self.state is SessionState.QUESTION_OPEN:
                 await self._close_current()
@@ -535,7 +545,7 @@ class Room:
 
     async def reset(self) -> dict[str, Any]:
         """Wipe participants, answers and events; back to the lobby. Connected students are told and closed."""
-        async with self._transition_lock:
+        async with self._transition():
             self._cancel_timer()
             self.generation += 1
             self.record.participants = {}
@@ -587,6 +597,13 @@ class Room:
         log.info("cleared student %s", student_id)
         return {**self.status(), "cleared": student_id}
 
+    @asynccontextmanager
+    async def _transition(self) -> AsyncIterator[None]:
+        """Serialize state transitions; keep the collector quiet while their broadcast drains."""
+        async with self._transition_lock:
+            self._collector.pause()
+            yield
+
     def _refuse_if_finished(self) -> None:
         if self.state is SessionState.FINISHED:
             raise RoomError("session_finished", "The session has ended; reset it to start again.", 409)
@@ -598,7 +615,9 @@ class Room:
         self.record.asked[question_idx] = asked
         self.record.state = SessionState.QUESTION_OPEN
         self.record.current_question_idx = question_idx
-        await self._persist(
+        # Queued before any answer to this question can be (no await since the state changed),
+        # so the writer commits it first; the broadcast need not wait for the commit.
+        saved = await self._queue_persist(
             [
                 (
                     "INSERT OR REPLACE INTO questions (sid, question_idx, opened_at_ms, time_limit, closed_at_ms)"
@@ -609,12 +628,14 @@ class Room:
             ],
             what="open question",
         )
+        self._collector.freeze_survivors()
         self._start_timer(asked)
         text = dumps(messages.question_open(self.pool, asked, self.clock.now_ms()))
         self.hub.send_to_students(text)
         self.hub.send_to_instructors(text)
         self._mark_views(presence=True, histogram=True)
         log.info("question %d open (%d s)", question_idx, time_limit)
+        await saved
 
     async def _close_current(self) -> None:
         asked = self.current_asked
@@ -678,11 +699,26 @@ class Room:
         cannot be written is kept and saved once it can; audit events are not kept, so an
         outage cannot pile them up.
         """
+        await (await self._queue_persist(statements, what=what, keep=keep))
+
+    async def _queue_persist(
+        self, statements: list[Statement], *, what: str, keep: bool = True
+    ) -> Awaitable[None]:
+        """Queue the write now; the returned awaitable waits for its commit (see `_persist`)."""
         try:
-            await self.storage.write(statements, keep=keep)
+            request = await self.storage.queue(statements, keep=keep)
         except StorageError as exc:
-            outcome = "kept, and saved once the database can be written" if keep else "lost"
-            log.error("could not save %s now (%s): %s", what, outcome, exc)
+            log.error("could not save %s: %s", what, exc)
+            return trio.lowlevel.checkpoint()
+
+        async def committed() -> None:
+            try:
+                await self.storage.wait(request)
+            except StorageError as exc:
+                outcome = "kept, and saved once the database can be written" if keep else "lost"
+                log.error("could not save %s now (%s): %s", what, outcome, exc)
+
+        return committed()
 
     # ------------------------------------------------------------------ timers
 
@@ -702,7 +738,7 @@ class Room:
             await trio.sleep_until(deadline)
         if scope.cancel_called:
             return
-        async with self._transition_lock:
+        async with self._transition():
             if self.state is SessionState.QUESTION_OPEN and self.record.current_question_idx == question_idx:
                 await self._close_current()
 
@@ -792,16 +828,31 @@ class Room:
             await trio.sleep(self.settings.view_interval_s)
 
     def publish_views(self) -> None:
-        """Send what changed since the last round to instructors and projectors."""
+        """Send what changed since the last round to instructors and projectors.
+
+        The per-student views (lobby, presence) are O(class size) to send: for a large class
+        they go out at most once a second (HEAVY_VIEW_INTERVAL_S), and presence rows are
+        re-encoded only for students whose row changed.
+        """
         if self.hub.instructors:
-            if self._dirty_lobby:
-                self.hub.send_to_instructors(dumps(self._lobby_update()))
-            if self._dirty_presence:
-                self.hub.send_to_instructors(dumps(self._presence_update()))
+            now = trio.current_time()
+            heavy_due = (
+                len(self.participants) <= LARGE_CLASS
+                or now - self._last_heavy_publish >= HEAVY_VIEW_INTERVAL_S
+            )
+            if heavy_due and (self._dirty_lobby or self._dirty_presence):
+                if self._dirty_lobby:
+                    self.hub.send_to_instructors(dumps(self._lobby_update()))
+                if self._dirty_presence:
+                    self.hub.send_to_instructors(self._presence_text())
+                self._dirty_lobby = self._dirty_presence = False
+                self._last_heavy_publish = now
+            elif self._dirty_lobby or self._dirty_presence:
+                self._views_changed.set()  # due in a later round
             asked = self.current_asked
             if self._dirty_histogram and asked is not None and self.state is SessionState.QUESTION_OPEN:
                 self.hub.send_to_instructors(dumps(messages.live_histogram(asked, len(self.participants))))
-            self._dirty_lobby = self._dirty_presence = self._dirty_histogram = False
+            self._dirty_histogram = False
         if self.hub.projectors and self._dirty_projector:
             self.hub.send_to_projectors(dumps(self.projector_state()))
             self._dirty_projector = False
@@ -813,37 +864,46 @@ class Room:
         ]
         return {"type": "lobby_update", "participants": participants, "count": len(participants)}
 
-    def _presence_update(self) -> dict[str, Any]:
+    def _presence_text(self) -> str:
+        """The serialized `presence_update`; a row is re-encoded only when its content changed."""
         current = self.record.current_question_idx
-        no_attempts = DuplicateJoinLog()
+        previous, cache = self._presence_rows, {}
         rows = []
         for p in self.participants.values():
             mine = p.submissions.get(current) if current is not None else None
-            rows.append(
-                {
-                    "student_id": p.student_id,
-                    "name": p.name,
-                    "joined_at_ms": p.joined_at_ms,
-                    "connected": p.connections > 0,
-                    "ws_count": p.connections,
-                    "last_seen_ms": p.last_seen_ms,
-                    "blur_count": p.blur_count,
-                    "hidden_count": p.hidden_count,
-                    "duplicate_join_attempts": self.record.duplicate_joins.get(p.student_id, no_attempts).as_json(),
-                    "answered_current": mine is not None and mine.status is SubmissionStatus.SUBMITTED,
-                }
-            )
+            answered = mine is not None and mine.status is SubmissionStatus.SUBMITTED
+            attempts = self.record.duplicate_joins.get(p.student_id)
+            key = (p.name, p.connections, p.last_seen_ms, p.blur_count, p.hidden_count, answered,
+                   attempts.count if attempts else 0)
+            entry = previous.get(p.student_id)
+            if entry is None or entry[0] != key:
+                entry = (key, dumps(self._presence_row(p, answered, attempts)))
+            cache[p.student_id] = entry
+            rows.append(entry[1])
+        self._presence_rows = cache
         orphans = [
             {"student_id": student_id, **entry.as_json()}
             for student_id, entry in self.record.duplicate_joins.items()
             if student_id not in self.participants
         ]
+        return (
+            f'{{"type":"presence_update","current_question_idx":{dumps(current)},"rows":[{",".join(rows)}],'
+            f'"orphan_duplicate_joins":{dumps(orphans)},"server_ts":{self.clock.now_ms()}}}'
+        )
+
+    @staticmethod
+    def _presence_row(p: Participant, answered: bool, attempts: DuplicateJoinLog | None) -> dict[str, Any]:
         return {
-            "type": "presence_update",
-            "current_question_idx": current,
-            "rows": rows,
-            "orphan_duplicate_joins": orphans,
-            "server_ts": self.clock.now_ms(),
+            "student_id": p.student_id,
+            "name": p.name,
+            "joined_at_ms": p.joined_at_ms,
+            "connected": p.connections > 0,
+            "ws_count": p.connections,
+            "last_seen_ms": p.last_seen_ms,
+            "blur_count": p.blur_count,
+            "hidden_count": p.hidden_count,
+            "duplicate_join_attempts": (attempts or DuplicateJoinLog()).as_json(),
+            "answered_current": answered,
         }
 
     def projector_state(self) -> dict[str, Any]:

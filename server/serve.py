@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-import hypercorn.protocol.ws_stream
 import hypercorn.trio
 import trio
 from hypercorn.config import Config
 
+from server import hypercorn_tuning
 from server.app import MAX_WS_MESSAGE_BYTES, create_app
 from server.auth import Signer, load_or_create_secret_file
 from server.clock import Clock
@@ -50,11 +50,6 @@ class RunningServer:
     @property
     def projector_url(self) -> str:
         return f"{self.settings.base_url()}/projector"
-
-
-def refuse_websocket_compression() -> None:
-    """permessage-deflate costs ~95 KiB per connection; Hypercorn has no switch for it."""
-    hypercorn.protocol.ws_stream.server_extensions_handshake = lambda *args, **kwargs: None  # type: ignore[assignment]
 
 
 def tune_process_for_many_clients() -> None:
@@ -97,7 +92,7 @@ async def serve(
     settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     secret_key = load_or_create_secret_file(settings.data_dir / "secret.key", settings.secret_key)
     admin_token = load_or_create_secret_file(settings.data_dir / "admin.token", settings.admin_token)
-    refuse_websocket_compression()
+    hypercorn_tuning.apply()
 
     storage = Storage(settings.db_path)
     storage.open()

@@ -93,7 +93,9 @@ class StorageError(Exception):
 
 
 @dataclass(slots=True, eq=False)
-class _Write:
+class PendingWrite:
+    """A queued write; `done` is set once it is committed (or has failed: `error`)."""
+
     statements: Sequence[Statement]
     on_commit: Callable[[], None] | None
     keep: bool = False
@@ -123,7 +125,7 @@ class Storage:
         # idle there, and the autojumping clock would fire question timers mid-commit.
         self.commit_in_thread = commit_in_thread
         self._connection: sqlite3.Connection | None = None
-        self._send, self._receive = trio.open_memory_channel[_Write](WRITE_QUEUE_SIZE)
+        self._send, self._receive = trio.open_memory_channel[PendingWrite](WRITE_QUEUE_SIZE)
         self.last_error: str | None = None
         # Statements of keep=True writes whose batch failed: committed ahead of everything
         # else once the database can be written again.
@@ -172,11 +174,28 @@ class Storage:
         committed ahead of every later write once it can (the caller's memory already has
         the change). StorageError is still raised so the caller can log it.
         """
-        request = _Write(statements, on_commit, keep)
+        await self.wait(await self.queue(statements, on_commit, keep=keep))
+
+    async def queue(
+        self, statements: Sequence[Statement], on_commit: Callable[[], None] | None = None, *, keep: bool = False
+    ) -> PendingWrite:
+        """Queue a write and return without waiting for its commit (see `wait`).
+
+        Unless the queue is full this does not yield, so writes queued by one task keep the
+        order of that task's other actions.
+        """
+        request = PendingWrite(statements, on_commit, keep)
         try:
-            await self._send.send(request)
+            try:
+                self._send.send_nowait(request)
+            except trio.WouldBlock:
+                await self._send.send(request)
         except (trio.ClosedResourceError, trio.BrokenResourceError) as exc:
             raise StorageError("the server is shutting down") from exc
+        return request
+
+    @staticmethod
+    async def wait(request: PendingWrite) -> None:
         await request.done.wait()
         if request.error is not None:
             raise StorageError(str(request.error)) from request.error
@@ -186,7 +205,7 @@ class Storage:
         task_status.started()
         async with self._receive:
             while True:
-                first: _Write | None = None
+                first: PendingWrite | None = None
                 try:
                     if self._backlog:  # retry kept writes every second even when nothing new comes
                         with trio.move_on_after(BACKLOG_RETRY_S):
@@ -205,10 +224,10 @@ class Storage:
                         break
                 await self._commit(batch)
 
-    async def _commit(self, batch: list[_Write]) -> None:
-        kept: _Write | None = None
+    async def _commit(self, batch: list[PendingWrite]) -> None:
+        kept: PendingWrite | None = None
         if self._backlog:
-            kept = _Write(list(self._backlog), None)
+            kept = PendingWrite(list(self._backlog), None)
             batch = [kept, *batch]
         if self.commit_in_thread:
             await trio.to_thread.run_sync(self._commit_batch, batch)
@@ -237,7 +256,7 @@ class Storage:
         """No more writes; the writer drains the queue and returns."""
         self._send.close()
 
-    def _commit_batch(self, batch: list[_Write]) -> None:
+    def _commit_batch(self, batch: list[PendingWrite]) -> None:
         connection = self.connection
         try:
             connection.execute("BEGIN IMMEDIATE")

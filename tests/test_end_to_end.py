@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from contextlib import AsyncExitStack
 
 import httpx
 import trio
@@ -153,3 +154,23 @@ async def test_pages_and_health(server: RunningServer) -> None:
         health = (await http.get("/healthz")).json()
         assert health["ok"] is True and health["state"] == "lobby"
         assert (await http.get("/static/../server/room.py")).status_code == 404
+
+
+async def test_next_during_a_question_sends_the_reveal_then_the_next_question(server: RunningServer) -> None:
+    """Both go out in one socket write (a FrameBatch); each must still arrive as its own message."""
+    students = [Student(server.url, f"s{i}", f"S{i}") for i in range(5)]
+    for student in students:
+        await student.join()
+    async with AsyncExitStack() as stack:
+        for student in students:
+            await stack.enter_async_context(student.connect())
+        await server.room.next()
+        for student in students:
+            assert (await student.expect("question_open"))["question_idx"] == 0
+        await server.room.next()  # closes 0 and opens 1 in one transition
+        for student in students:
+            kinds = [(await student.receive())["type"] for _ in range(2)]
+            assert kinds == ["question_closed", "question_open"]
+            assert student.received[-1]["question_idx"] == 1
+    for student in students:
+        await student.aclose()

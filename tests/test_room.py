@@ -256,3 +256,29 @@ async def test_reveal_messages_are_personal(autojump_clock: MockClock, tmp_path:
             else:
                 assert (reveal["your_answer"], reveal["your_score"], reveal["your_rank"]) == (None, 0, 2)
             assert reveal["histogram"] == {"A": 0, "B": 1, "C": 0, "D": 0, "missed": 1}
+
+
+async def test_presence_rows_follow_every_change(autojump_clock: MockClock, tmp_path: Path, tiny_pool: Pool) -> None:
+    import json
+
+    async with open_room(tmp_path, tiny_pool) as room:
+        alice = await room.join("s1", "Alice")
+        await room.join("s2", "Bob")
+
+        def rows() -> dict[str, dict]:
+            return {r["student_id"]: r for r in json.loads(room._presence_text())["rows"]}
+
+        before = rows()
+        assert before["s1"]["blur_count"] == 0 and before["s1"]["connected"] is False
+        await room.record_event(alice, "blur")
+        client = ClientConnection(ClientKind.STUDENT, 32, "s1")
+        room.connect_student(client, alice)
+        await room.next()
+        await room.submit(alice, 0, "B")
+        with pytest.raises(RoomError):
+            await room.join("s2", "Mallory")
+        after = rows()
+        assert (after["s1"]["blur_count"], after["s1"]["connected"], after["s1"]["answered_current"]) == (1, True, True)
+        assert after["s2"]["duplicate_join_attempts"]["count"] == 1 and after["s2"]["answered_current"] is False
+        room.disconnect_student(client, alice)
+        assert rows()["s1"]["connected"] is False
