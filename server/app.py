@@ -19,7 +19,15 @@ from werkzeug.exceptions import HTTPException
 
 import server
 from server import commands, messages
-from server.auth import INSTRUCTOR_COOKIE, STUDENT_COOKIE, STUDENT_COOKIE_MAX_AGE_S, Signer, StudentIdentity, tokens_equal
+from server.auth import (
+    INSTRUCTOR_COOKIE,
+    INSTRUCTOR_COOKIE_MAX_AGE_S,
+    STUDENT_COOKIE,
+    STUDENT_COOKIE_MAX_AGE_S,
+    Signer,
+    StudentIdentity,
+    tokens_equal,
+)
 from server.clients import ClientConnection, ClientKind, CloseCode
 from server.messages import dumps
 from server.model import Participant
@@ -85,6 +93,12 @@ def create_app(room: Room, signer: Signer, admin_token: str) -> QuartTrio:
         if identity is None:
             return None
         return room.authenticate(identity.sid, identity.student_id, identity.cookie_id)
+
+    def set_cookie(response: Response, name: str, value: str, max_age: int) -> None:
+        """Every cookie we set: HttpOnly, SameSite=Lax, Secure when the public URL is https."""
+        response.set_cookie(
+            name, value, max_age=max_age, httponly=True, samesite="Lax", secure=settings.cookies_secure, path="/"
+        )
 
     def not_joined() -> Response:
         response = error_response("not_joined", "Join first: your session cookie is missing or no longer valid.", 401)
@@ -164,14 +178,9 @@ def create_app(room: Room, signer: Signer, admin_token: str) -> QuartTrio:
             )
         response = await send_from_directory(pages, "instructor.html")
         if token and not cookie_ok:
-            response.set_cookie(
-                INSTRUCTOR_COOKIE,
-                signer.instructor_cookie(admin_token, room.clock.now_ms()),
-                max_age=12 * 3600,
-                httponly=True,
-                samesite="Lax",
-                secure=settings.cookies_secure,
-                path="/",
+            set_cookie(
+                response, INSTRUCTOR_COOKIE, signer.instructor_cookie(admin_token, room.clock.now_ms()),
+                INSTRUCTOR_COOKIE_MAX_AGE_S,
             )
         return response
 
@@ -198,15 +207,7 @@ def create_app(room: Room, signer: Signer, admin_token: str) -> QuartTrio:
         participant = await room.join(body.get("student_id"), body.get("name"), current=current, detail=detail)
         response = jsonify({"student_id": participant.student_id, "name": participant.name, "sid": room.record.sid})
         identity = StudentIdentity(room.record.sid, participant.student_id, participant.cookie_id, room.clock.now_ms())
-        response.set_cookie(
-            STUDENT_COOKIE,
-            signer.student_cookie(identity),
-            max_age=STUDENT_COOKIE_MAX_AGE_S,
-            httponly=True,
-            samesite="Lax",
-            secure=settings.cookies_secure,
-            path="/",
-        )
+        set_cookie(response, STUDENT_COOKIE, signer.student_cookie(identity), STUDENT_COOKIE_MAX_AGE_S)
         return response
 
     @app.get("/me")
