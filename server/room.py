@@ -17,7 +17,7 @@ Invariants worth knowing before editing:
 - `reset` and `clear_student` drop participants from memory at once; callbacks of
   writes queued before them check `generation` / participant identity and do nothing.
 - Work per answer is O(1): counters are updated in place, views are rebuilt by the
-  coalescing publisher at most every `view_interval_s`, ranks are sorted lazily once
+  coalescing publisher (server/views.py) at most every `view_interval_s`, ranks are sorted lazily once
   per change of scores when someone needs them (a reveal), never per answer.
 """
 from __future__ import annotations
@@ -54,6 +54,7 @@ from server.model import (
 from server.scoring import points_for, points_to_score
 from server.settings import Settings
 from server.storage import Statement, Storage, StorageError
+from server.views import CoalescedViews
 
 log = logging.getLogger("quizctl.room")
 
@@ -62,9 +63,6 @@ NAME_MAX_LENGTH = 80
 EVENT_KINDS = ("blur", "focus", "visibility_hidden", "visibility_visible")
 TIME_LIMIT_RANGE = (5, 3600)
 ANSWER_KEYS = ("A", "B", "C", "D")
-# Above this many participants the O(class size) instructor views go out at most once a second.
-LARGE_CLASS = 300
-HEAVY_VIEW_INTERVAL_S = 1.0
 # Bidi overrides/isolates and zero-width characters could make a name on the projector read
 # as another; the zero-width joiner stays allowed (emoji sequences use it).
 _INVISIBLE_OR_REORDERING = frozenset("\u200b\u200c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u2060\ufeff")
@@ -138,11 +136,7 @@ class Room:
         self._timer_scope: trio.CancelScope | None = None
         self._ranking: list[tuple[int, Participant]] | None = None
         self._rank_of: dict[str, int] = {}
-        # Coalesced views for instructors and projectors.
-        self._views_changed = trio.Event()
-        self._dirty_lobby = self._dirty_presence = self._dirty_histogram = self._dirty_projector = True
-        self._last_heavy_publish = float("-inf")
-        self._presence_rows: dict[str, tuple[tuple, str]] = {}
+        self.views = CoalescedViews(self)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -150,7 +144,7 @@ class Room:
         """Own the timers and the view publisher; resume an open question's timer."""
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
-            nursery.start_soon(self._publish_views_forever)
+            nursery.start_soon(self.views.publish_forever)
             nursery.start_soon(self._collector.run)
             if self.record.state is SessionState.QUESTION_OPEN and self.record.current_question_idx is not None:
                 asked = self.record.asked[self.record.current_question_idx]
@@ -223,7 +217,7 @@ class Room:
                     asked.count(missed)
             self.participants[student_id] = participant
             self._scores_changed()
-            self._mark_views(lobby=True, presence=True, histogram=True)
+            self.views.mark(lobby=True, presence=True, histogram=True)
 
         self._pending_joins.add(student_id)
         try:
@@ -255,7 +249,7 @@ class Room:
         entry.latest_ts = now
         entry.latest_detail = dumps({"name": name, "from": detail})
         log.warning("duplicate join attempt on student id %s (name %r, from %s)", student_id, name, detail)
-        self._mark_views(presence=True)
+        self.views.mark(presence=True)
         await self._persist(
             [self._event_row(student_id, "duplicate_join", None, entry.latest_detail, now)],
             what="duplicate join",
@@ -274,7 +268,7 @@ class Room:
             participant.blur_count += 1
         elif kind == "visibility_hidden":
             participant.hidden_count += 1
-        self._mark_views(presence=True)
+        self.views.mark(presence=True)
         await self._persist(
             [self._event_row(participant.student_id, kind, question_idx, None, now)], what="event", keep=False
         )
@@ -350,7 +344,7 @@ class Room:
             participant.last_seen_ms = now
             asked.count(submission)
             self._scores_changed()
-            self._mark_views(presence=True, histogram=True)
+            self.views.mark(presence=True, histogram=True)
 
         pending = self._pending_answers[key] = _PendingAnswer()
         try:
@@ -389,7 +383,7 @@ class Room:
         self.hub.add(client)
         participant.connections += 1
         participant.last_seen_ms = self.clock.now_ms()
-        self._mark_views(presence=True)
+        self.views.mark(presence=True)
         for text in self._student_snapshot(participant):
             client.send(text)
 
@@ -397,7 +391,7 @@ class Room:
         self.hub.remove(client)
         participant.connections = max(0, participant.connections - 1)
         participant.last_seen_ms = self.clock.now_ms()
-        self._mark_views(presence=True)
+        self.views.mark(presence=True)
 
     def touch(self, participant: Participant) -> None:
         participant.last_seen_ms = self.clock.now_ms()
@@ -409,7 +403,7 @@ class Room:
 
     def connect_projector(self, client: ClientConnection) -> None:
         self.hub.add(client)
-        client.send(dumps(self.projector_state()))
+        client.send(dumps(self.views.projector_state()))
 
     def disconnect(self, client: ClientConnection) -> None:
         self.hub.remove(client)
@@ -443,7 +437,7 @@ class Room:
         return texts
 
     def _instructor_snapshot(self) -> list[str]:
-        texts = [self._state_text(), dumps(self._lobby_update()), self._presence_text()]
+        texts = [self._state_text(), dumps(self.views.lobby_update()), self.views.presence_text()]
         asked = self.current_asked
         if self.state is SessionState.QUESTION_OPEN and asked is not None:
             texts.append(dumps(messages.question_open(self.pool, asked, self.clock.now_ms())))
@@ -532,7 +526,7 @@ class Room:
             self._broadcast_personal(broadcast)
             self.hub.send_to_instructors(broadcast.for_instructor())
             self.hub.send_to_instructors(dumps(self._full_leaderboard()))
-            self._mark_views()
+            self.views.mark()
         return self.status()
 
     async def end_session(self) -> dict[str, Any]:
@@ -569,7 +563,7 @@ class Room:
                 what="reset",
             )
             self.hub.send_to_instructors(self._state_text())
-            self._mark_views(lobby=True, presence=True, histogram=True)
+            self.views.mark(lobby=True, presence=True, histogram=True)
             log.info("session reset")
         return self.status()
 
@@ -593,7 +587,7 @@ class Room:
             ],
             what="clear student",
         )
-        self._mark_views(lobby=True, presence=True, histogram=True)
+        self.views.mark(lobby=True, presence=True, histogram=True)
         log.info("cleared student %s", student_id)
         return {**self.status(), "cleared": student_id}
 
@@ -633,7 +627,7 @@ class Room:
         text = dumps(messages.question_open(self.pool, asked, self.clock.now_ms()))
         self.hub.send_to_students(text)
         self.hub.send_to_instructors(text)
-        self._mark_views(presence=True, histogram=True)
+        self.views.mark(presence=True, histogram=True)
         log.info("question %d open (%d s)", question_idx, time_limit)
         await saved
 
@@ -670,7 +664,7 @@ class Room:
         self._broadcast_personal(broadcast)
         self.hub.send_to_instructors(broadcast.for_instructor())
         self.hub.send_to_instructors(dumps(self._full_leaderboard()))
-        self._mark_views(presence=True, histogram=True)
+        self.views.mark(presence=True, histogram=True)
         log.info(
             "question %d closed: %d answered, %d missed", asked.question_idx, asked.submitted_count, asked.missed_count
         )
@@ -683,7 +677,7 @@ class Room:
         self._broadcast_personal(broadcast)
         self.hub.send_to_instructors(broadcast.for_instructor())
         self.hub.send_to_instructors(dumps(self._full_leaderboard()))
-        self._mark_views(presence=True)
+        self.views.mark(presence=True)
         log.info("session finished")
 
     def _session_row(self) -> Statement:
@@ -759,7 +753,7 @@ class Room:
         self.ranking()
         return self._rank_of.get(participant.student_id)
 
-    def _top(self, n: int) -> list[tuple[int, Participant]]:
+    def top(self, n: int) -> list[tuple[int, Participant]]:
         return self.ranking()[:n]
 
     def _full_leaderboard(self) -> dict[str, Any]:
@@ -809,154 +803,6 @@ class Room:
             if participant is not None:
                 client.send(broadcast.for_student(participant))
 
-    # ------------------------------------------------------------------ coalesced views
-
-    def _mark_views(
-        self, *, lobby: bool = False, presence: bool = False, histogram: bool = False
-    ) -> None:
-        self._dirty_lobby |= lobby
-        self._dirty_presence |= presence
-        self._dirty_histogram |= histogram
-        self._dirty_projector = True
-        self._views_changed.set()
-
-    async def _publish_views_forever(self) -> None:
-        while True:
-            await self._views_changed.wait()
-            self._views_changed = trio.Event()
-            self.publish_views()
-            await trio.sleep(self.settings.view_interval_s)
-
-    def publish_views(self) -> None:
-        """Send what changed since the last round to instructors and projectors.
-
-        The per-student views (lobby, presence) are O(class size) to send: for a large class
-        they go out at most once a second (HEAVY_VIEW_INTERVAL_S), and presence rows are
-        re-encoded only for students whose row changed.
-        """
-        if self.hub.instructors:
-            now = trio.current_time()
-            heavy_due = (
-                len(self.participants) <= LARGE_CLASS
-                or now - self._last_heavy_publish >= HEAVY_VIEW_INTERVAL_S
-            )
-            if heavy_due and (self._dirty_lobby or self._dirty_presence):
-                if self._dirty_lobby:
-                    self.hub.send_to_instructors(dumps(self._lobby_update()))
-                if self._dirty_presence:
-                    self.hub.send_to_instructors(self._presence_text())
-                self._dirty_lobby = self._dirty_presence = False
-                self._last_heavy_publish = now
-            elif self._dirty_lobby or self._dirty_presence:
-                self._views_changed.set()  # due in a later round
-            asked = self.current_asked
-            if self._dirty_histogram and asked is not None and self.state is SessionState.QUESTION_OPEN:
-                self.hub.send_to_instructors(dumps(messages.live_histogram(asked, len(self.participants))))
-            self._dirty_histogram = False
-        if self.hub.projectors and self._dirty_projector:
-            self.hub.send_to_projectors(dumps(self.projector_state()))
-            self._dirty_projector = False
-
-    def _lobby_update(self) -> dict[str, Any]:
-        participants = [
-            {"student_id": p.student_id, "name": p.name, "joined_at_ms": p.joined_at_ms}
-            for p in self.participants.values()
-        ]
-        return {"type": "lobby_update", "participants": participants, "count": len(participants)}
-
-    def _presence_text(self) -> str:
-        """The serialized `presence_update`; a row is re-encoded only when its content changed."""
-        current = self.record.current_question_idx
-        previous, cache = self._presence_rows, {}
-        rows = []
-        for p in self.participants.values():
-            mine = p.submissions.get(current) if current is not None else None
-            answered = mine is not None and mine.status is SubmissionStatus.SUBMITTED
-            attempts = self.record.duplicate_joins.get(p.student_id)
-            key = (p.name, p.connections, p.last_seen_ms, p.blur_count, p.hidden_count, answered,
-                   attempts.count if attempts else 0)
-            entry = previous.get(p.student_id)
-            if entry is None or entry[0] != key:
-                entry = (key, dumps(self._presence_row(p, answered, attempts)))
-            cache[p.student_id] = entry
-            rows.append(entry[1])
-        self._presence_rows = cache
-        orphans = [
-            {"student_id": student_id, **entry.as_json()}
-            for student_id, entry in self.record.duplicate_joins.items()
-            if student_id not in self.participants
-        ]
-        return (
-            f'{{"type":"presence_update","current_question_idx":{dumps(current)},"rows":[{",".join(rows)}],'
-            f'"orphan_duplicate_joins":{dumps(orphans)},"server_ts":{self.clock.now_ms()}}}'
-        )
-
-    @staticmethod
-    def _presence_row(p: Participant, answered: bool, attempts: DuplicateJoinLog | None) -> dict[str, Any]:
-        return {
-            "student_id": p.student_id,
-            "name": p.name,
-            "joined_at_ms": p.joined_at_ms,
-            "connected": p.connections > 0,
-            "ws_count": p.connections,
-            "last_seen_ms": p.last_seen_ms,
-            "blur_count": p.blur_count,
-            "hidden_count": p.hidden_count,
-            "duplicate_join_attempts": (attempts or DuplicateJoinLog()).as_json(),
-            "answered_current": answered,
-        }
-
-    def projector_state(self) -> dict[str, Any]:
-        """The public big-screen view: aggregates and names only, never a student id."""
-        now = self.clock.now_ms()
-        asked = self.current_asked
-        question_block = live = reveal = response_times = None
-        if asked is not None and self.state in (SessionState.QUESTION_OPEN, SessionState.QUESTION_CLOSED):
-            question = self.pool.questions[asked.question_idx]
-            is_open = self.state is SessionState.QUESTION_OPEN
-            question_block = {
-                "idx": asked.question_idx,
-                "text": question.text,
-                "options": question.options,
-                "opened_at_server_ts": asked.opened_at_ms,
-                "time_limit": asked.time_limit,
-                "remaining_ms": max(0, asked.deadline_ms - now) if is_open else 0,
-                "total_questions": len(self.pool.questions),
-            }
-            histogram = messages.live_histogram(asked, len(self.participants))
-            live = {
-                "counts": histogram["histogram"],
-                "submitted_count": histogram["submitted_count"],
-                "total_count": histogram["total_count"],
-            }
-            response_times = messages.response_time_distribution(asked)
-            if not is_open:
-                reveal = {"correct": question.correct, "explanation": question.explanation}
-        return {
-            "type": "projector_state",
-            "sid": self.record.sid,
-            "state": str(self.state),
-            "title": self.pool.title,
-            "join_url": self.join_url,
-            "qr_url": self.qr_url,
-            "participant_count": len(self.participants),
-            "connected_count": len(self.hub.students),
-            "pool_meta": {
-                "question_count": len(self.pool.questions),
-                "time_limit_default": self.pool.time_limit_default,
-                "score_fn": self.pool.score_fn,
-            },
-            "question": question_block,
-            "live_histogram": live,
-            "reveal": reveal,
-            "response_time_distribution": response_times,
-            "score_distribution": messages.score_distribution(
-                [p.total_points for p in self.participants.values()], len(self.pool.questions)
-            ),
-            "leaderboard": [messages.leaderboard_row(r, p) for r, p in self._top(10)],
-            "server_ts": now,
-        }
-
 
 class _PersonalBroadcast:
     """One message for every student, differing only in a few trailing fields.
@@ -968,7 +814,7 @@ class _PersonalBroadcast:
 
     def __init__(self, room: Room, common: dict[str, Any], top_key: str, top_n: int, fields: Any) -> None:
         self._room = room
-        self._top = room._top(top_n)
+        self._top = room.top(top_n)
         self._top_key = top_key
         self._fields = fields
         rows = [messages.leaderboard_row(r, p) for r, p in self._top]

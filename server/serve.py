@@ -13,7 +13,6 @@ import resource
 import signal
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 import hypercorn.trio

@@ -266,7 +266,7 @@ async def test_presence_rows_follow_every_change(autojump_clock: MockClock, tmp_
         await room.join("s2", "Bob")
 
         def rows() -> dict[str, dict]:
-            return {r["student_id"]: r for r in json.loads(room._presence_text())["rows"]}
+            return {r["student_id"]: r for r in json.loads(room.views.presence_text())["rows"]}
 
         before = rows()
         assert before["s1"]["blur_count"] == 0 and before["s1"]["connected"] is False
