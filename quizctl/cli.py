@@ -288,20 +288,21 @@ def describe(status: dict[str, Any]) -> str:
     return text
 
 
-@main.command()
-@_operator_command
-def status(target: ControlTarget, as_json: bool, data_dir: Path) -> None:
-    """Show the session state, participants and answers on the current question."""
-    result = _run(target, "status")
-    _emit(result, as_json, describe(result))
+def _state_command(name: str, command: str, summary: str) -> None:
+    """A command without arguments that changes (or shows) the session state and prints it."""
+
+    @main.command(name=name, help=summary)
+    @_operator_command
+    def run(target: ControlTarget, as_json: bool, data_dir: Path) -> None:
+        result = _run(target, command)
+        _emit(result, as_json, describe(result))
 
 
-@main.command(name="next")
-@_operator_command
-def next_command(target: ControlTarget, as_json: bool, data_dir: Path) -> None:
-    """Open the next question (closing the open one), or finish after the last."""
-    result = _run(target, "next")
-    _emit(result, as_json, describe(result))
+_state_command("status", "status", "Show the session state, participants and answers on the current question.")
+_state_command("next", "next", "Open the next question (closing the open one), or finish after the last.")
+_state_command("close", "close", "Close the open question now and reveal the answer.")
+_state_command("leaderboard", "leaderboard", "After a reveal, show students their rank before the next question.")
+_state_command("end", "end", "End the session (closing an open question) and show the final results.")
 
 
 @main.command(name="open")
@@ -314,30 +315,6 @@ def open_command(question: int, time_limit: int | None, target: ControlTarget, a
     if time_limit is not None:
         args["time_limit"] = time_limit
     result = _run(target, "open", args)
-    _emit(result, as_json, describe(result))
-
-
-@main.command()
-@_operator_command
-def close(target: ControlTarget, as_json: bool, data_dir: Path) -> None:
-    """Close the open question now and reveal the answer."""
-    result = _run(target, "close")
-    _emit(result, as_json, describe(result))
-
-
-@main.command()
-@_operator_command
-def leaderboard(target: ControlTarget, as_json: bool, data_dir: Path) -> None:
-    """After a reveal, show students their rank before the next question."""
-    result = _run(target, "leaderboard")
-    _emit(result, as_json, describe(result))
-
-
-@main.command()
-@_operator_command
-def end(target: ControlTarget, as_json: bool, data_dir: Path) -> None:
-    """End the session (closing an open question) and show the final results."""
-    result = _run(target, "end")
     _emit(result, as_json, describe(result))
 
 

@@ -261,9 +261,15 @@ def create_app(room: Room, signer: Signer, admin_token: str) -> QuartTrio:
     async def run_connection(
         client: ClientConnection,
         on_connect: Callable[[ClientConnection], None],
-        on_message: Callable[[ClientConnection, str], Awaitable[None]],
+        on_message: Callable[[ClientConnection, dict[str, Any]], Awaitable[None]],
         on_disconnect: Callable[[ClientConnection], None],
+        on_frame: Callable[[], None] = lambda: None,
     ) -> None:
+        """Serve one websocket: its sender task, the receive loop with its limits, and pings.
+
+        `on_message` gets each parsed message other than `ping`; malformed frames are
+        answered with `bad_message` here and the socket stays open.
+        """
         address = websocket.remote_addr or "?"
         limit = settings.max_connections_per_ip
         if limit and connections_per_ip.get(address, 0) >= limit:
@@ -279,6 +285,7 @@ def create_app(room: Room, signer: Signer, admin_token: str) -> QuartTrio:
                     try:
                         while True:
                             data = await websocket.receive()
+                            on_frame()
                             verdict = rate.hit(trio.current_time())
                             if verdict == RateLimiter.DROP:
                                 client.close(CloseCode.POLICY, "too many messages")
@@ -289,7 +296,13 @@ def create_app(room: Room, signer: Signer, admin_token: str) -> QuartTrio:
                             if not isinstance(data, str) or len(data) > MAX_WS_MESSAGE_BYTES:
                                 client.send(dumps(messages.error("bad_message", "Send JSON text messages.")))
                                 continue
-                            await on_message(client, data)
+                            message = parse_message(client, data)
+                            if message is None:
+                                continue
+                            if message["type"] == "ping":
+                                client.send('{"type":"pong"}')
+                                continue
+                            await on_message(client, message)
                     finally:
                         on_disconnect(client)
         finally:
@@ -316,15 +329,9 @@ def create_app(room: Room, signer: Signer, admin_token: str) -> QuartTrio:
             return
         client = ClientConnection(ClientKind.STUDENT, settings.student_queue_size, participant.student_id)
 
-        async def on_message(client: ClientConnection, data: str) -> None:
-            room.touch(participant)
-            message = parse_message(client, data)
-            if message is None:
-                return
+        async def on_message(client: ClientConnection, message: dict[str, Any]) -> None:
             kind = message["type"]
-            if kind == "ping":
-                client.send('{"type":"pong"}')
-            elif kind == "submit":
+            if kind == "submit":
                 try:
                     client.send(await room.submit(participant, message.get("question_idx"), message.get("answer")))
                 except RoomError as exc:
@@ -337,6 +344,7 @@ def create_app(room: Room, signer: Signer, admin_token: str) -> QuartTrio:
             lambda c: room.connect_student(c, participant),
             on_message,
             lambda c: room.disconnect_student(c, participant),
+            on_frame=lambda: room.touch(participant),
         )
 
     @app.websocket("/ws/instructor")
@@ -349,14 +357,8 @@ def create_app(room: Room, signer: Signer, admin_token: str) -> QuartTrio:
             return
         client = ClientConnection(ClientKind.INSTRUCTOR, settings.instructor_queue_size)
 
-        async def on_message(client: ClientConnection, data: str) -> None:
-            message = parse_message(client, data)
-            if message is None:
-                return
+        async def on_message(client: ClientConnection, message: dict[str, Any]) -> None:
             kind = message["type"]
-            if kind == "ping":
-                client.send('{"type":"pong"}')
-                return
             command = commands.INSTRUCTOR_MESSAGES.get(kind)
             if command is None:
                 client.send(dumps(messages.error("bad_message", f"Unknown message type {kind[:40]!r}.")))
@@ -377,12 +379,10 @@ def create_app(room: Room, signer: Signer, admin_token: str) -> QuartTrio:
         await websocket.accept()
         client = ClientConnection(ClientKind.PROJECTOR, settings.instructor_queue_size)
 
-        async def on_message(client: ClientConnection, data: str) -> None:
-            message = parse_message(client, data)
-            if message is not None and message["type"] == "ping":
-                client.send('{"type":"pong"}')
+        async def read_only(client: ClientConnection, message: dict[str, Any]) -> None:
+            """The projector only listens (and pings)."""
 
-        await run_connection(client, room.connect_projector, on_message, room.disconnect)
+        await run_connection(client, room.connect_projector, read_only, room.disconnect)
 
     return app
 
