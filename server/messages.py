@@ -88,10 +88,15 @@ def response_time_distribution(asked: AskedQuestion) -> dict[str, Any]:
     bins = len(asked.response_time_bins)
     width_s = asked.time_limit / bins
     buckets = [
-        {"label": f"{round(width_s * i)}-{round(width_s * (i + 1))}s", "count": count}
+        {"label": f"{_seconds(width_s * i)}-{_seconds(width_s * (i + 1))}s", "count": count}
         for i, count in enumerate(asked.response_time_bins)
     ]
     return {"buckets": buckets, "total": sum(asked.response_time_bins)}
+
+
+def _seconds(value: float) -> str:
+    """Whole seconds where the bins are wide, tenths where they are narrow (5 s / 8 bins)."""
+    return f"{round(value, 1):g}"
 
 
 SCORE_BINS = 10
