@@ -26,10 +26,8 @@ class ClientKind(StrEnum):
 
 
 class CloseCode:
-    NORMAL = 1000
     GOING_AWAY = 1001
     POLICY = 1008
-    TOO_SLOW = 1013  # "try again later": the client fell behind and was dropped
     UNAUTHORIZED = 4001
     SESSION_RESET = 4002
 

@@ -37,6 +37,7 @@ import qrcode.image.svg
 import trio
 
 from server import messages
+from server.auth import new_cookie_id
 from server.clients import ClientConnection, CloseCode, Hub
 from server.clock import Clock
 from server.gc_policy import CollectorPause
@@ -201,8 +202,6 @@ class Room:
                 status=409,
             )
         now = self.clock.now_ms()
-        from server.auth import new_cookie_id
-
         participant = Participant(student_id, name, new_cookie_id(), now, last_seen_ms=now)
         generation = self.generation
         sid = self.record.sid

@@ -1,7 +1,6 @@
 """One settings object for a running server, built from CLI options and the environment."""
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -56,11 +55,6 @@ class Settings:
     @property
     def cookies_secure(self) -> bool:
         return self.base_url().startswith("https://")
-
-
-def env_or(name: str, default: str | None = None) -> str | None:
-    value = os.environ.get(name)
-    return value if value else default
 
 
 def _guess_lan_address() -> str:

@@ -29,7 +29,7 @@ from server.model import (
     Submission,
     SubmissionStatus,
 )
-from server.pool import Pool, PoolError, parse_pool
+from server.pool import Pool, parse_pool
 
 log = logging.getLogger("quizctl.storage")
 
@@ -353,5 +353,3 @@ def open_read_only(db_path: Path) -> sqlite3.Connection:
 def stored_session_ids(connection: sqlite3.Connection) -> list[str]:
     return [row[0] for row in connection.execute("SELECT sid FROM sessions ORDER BY updated_at_ms DESC, rowid DESC")]
 
-
-__all__ = ["Storage", "StorageError", "Statement", "load_session", "open_read_only", "stored_session_ids", "PoolError"]
