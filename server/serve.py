@@ -73,6 +73,7 @@ def hypercorn_config(settings: Settings) -> Config:
     config.errorlog = logging.getLogger("hypercorn.error")
     config.backlog = 4096
     config.keep_alive_timeout = 30
+    config.send_stall_timeout = settings.send_stall_timeout_s  # read by hypercorn_tuning's socket write
     # No websocket_ping_interval: Hypercorn 0.18's ping task outlives a closed socket and
     # holds graceful shutdown for its full timeout. The pages ping the server instead.
     return config
@@ -130,6 +131,9 @@ async def serve(
                     await shutdown_event.wait()
                     log.info("shutting down")
                     room.close_all_clients()
+                    # Hypercorn's writes cannot be cancelled; one stuck on a phone that
+                    # stopped reading would otherwise hold the exit until it times out.
+                    hypercorn_tuning.expire_stalled_sends(config, config.graceful_timeout)
                     await http_done.wait()
                     inner.cancel_scope.cancel()
             finally:

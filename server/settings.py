@@ -30,6 +30,8 @@ class Settings:
     student_queue_size: int = 32
     instructor_queue_size: int = 512
     view_interval_s: float = 0.2
+    # A socket write that makes no progress this long drops its connection (a phone that stopped reading).
+    send_stall_timeout_s: float = 10.0
 
     @property
     def db_path(self) -> Path:

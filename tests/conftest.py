@@ -4,9 +4,15 @@
   inspect `server.room`).
 - `ServerProcess`: `python -m quizctl serve` as a real subprocess, for SIGKILL/SIGTERM tests.
 - `Student`/`Instructor`: HTTP (httpx) + websocket (trio-websocket) clients speaking the contract.
+
+A hang must fail, not eat CI's time: every await in these helpers has a deadline, each
+test has a time limit (pytest-timeout, `timeout` in pyproject.toml; faulthandler prints
+every thread's stack before it), and a trio test still running after TASK_DUMP_AFTER_S
+prints its whole task tree, so the task that is stuck, and where, is in the log.
 """
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import re
@@ -31,6 +37,59 @@ from server.settings import Settings
 REPO = Path(__file__).resolve().parent.parent
 POOLS = REPO / "pools"
 WAIT_S = 10.0
+TASK_DUMP_AFTER_S = 120.0
+
+
+# ---------------------------------------------------------------- hangs print their stacks
+
+
+def print_trio_tasks(file: Any = None) -> None:
+    """Every task of the running trio loop, with the line each is waiting at."""
+    out = file or sys.__stderr__
+
+    def walk(task: trio.lowlevel.Task, depth: int) -> None:
+        print("  " * depth + f"task {task.name}", file=out)
+        for frame, lineno in task.iter_await_frames():
+            print("  " * depth + f"    {frame.f_code.co_filename}:{lineno} in {frame.f_code.co_name}", file=out)
+        for nursery in task.child_nurseries:
+            for child in nursery.child_tasks:
+                walk(child, depth + 1)
+
+    print(f"\n==== trio tasks still running after {TASK_DUMP_AFTER_S:g} s ====", file=out)
+    walk(trio.lowlevel.current_root_task(), 0)
+    out.flush()
+
+
+class _TaskDumpWatchdog(trio.abc.Instrument):
+    """Prints the task tree (from the loop itself) if the test runs past TASK_DUMP_AFTER_S."""
+
+    def before_run(self) -> None:
+        token = trio.lowlevel.current_trio_token()
+
+        def dump() -> None:
+            try:
+                token.run_sync_soon(print_trio_tasks)
+            except trio.RunFinishedError:
+                pass
+
+        self._timer = threading.Timer(TASK_DUMP_AFTER_S, dump)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def after_run(self) -> None:
+        self._timer.cancel()
+
+
+def _trio_run_with_watchdog(*args: Any, instruments: Any = (), **kwargs: Any) -> Any:
+    return trio.run(*args, instruments=[*instruments, _TaskDumpWatchdog()], **kwargs)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # pytest-trio takes the trio runner from a `trio` marker; autouse async fixtures are
+    # not run by pytest-trio 0.8 under pytest 9, so an instrument is the way in.
+    for item in items:
+        if isinstance(item, pytest.Function) and inspect.iscoroutinefunction(item.obj):
+            item.add_marker(pytest.mark.trio(run=_trio_run_with_watchdog))
 
 
 @pytest.fixture
@@ -41,12 +100,23 @@ def tiny_pool() -> Pool:
 @asynccontextmanager
 async def running_server(data_dir: Path, pool: Pool, **overrides: Any) -> AsyncIterator[RunningServer]:
     settings = Settings(pool=pool, data_dir=data_dir, port=0, session_id=pool.session_id or "default", **overrides)
+    stopped = trio.Event()
+
+    async def run(*, task_status: trio.TaskStatus[RunningServer]) -> None:
+        try:
+            await serve(settings, task_status=task_status)
+        finally:
+            stopped.set()
+
     async with trio.open_nursery() as nursery:
-        running: RunningServer = await nursery.start(serve, settings)
+        with trio.fail_after(WAIT_S * 3):
+            running: RunningServer = await nursery.start(run)
         try:
             yield running
         finally:
             running.shutdown()
+            with trio.fail_after(WAIT_S):  # the server's own promise: a quick, clean stop
+                await stopped.wait()
 
 
 @pytest.fixture
@@ -80,7 +150,8 @@ class Student:
     @asynccontextmanager
     async def connect(self) -> AsyncIterator[WebSocketConnection]:
         headers = [(b"cookie", self.cookie_header.encode())] if self.http.cookies else []
-        async with open_websocket_url(ws_url(self.base_url, "/ws/student"), extra_headers=headers) as ws:
+        url = ws_url(self.base_url, "/ws/student")
+        async with open_websocket_url(url, extra_headers=headers, connect_timeout=WAIT_S, disconnect_timeout=WAIT_S) as ws:
             self.ws = ws
             try:
                 yield ws
@@ -89,7 +160,8 @@ class Student:
 
     async def send(self, message: dict[str, Any]) -> None:
         assert self.ws is not None
-        await self.ws.send_message(json.dumps(message))
+        with trio.fail_after(WAIT_S):
+            await self.ws.send_message(json.dumps(message))
 
     async def receive(self) -> dict[str, Any]:
         assert self.ws is not None
@@ -128,13 +200,14 @@ class Instructor:
     @asynccontextmanager
     async def connect(self) -> AsyncIterator[WebSocketConnection]:
         url = ws_url(self.base_url, f"/ws/instructor?token={self.token}")
-        async with open_websocket_url(url) as ws:
+        async with open_websocket_url(url, connect_timeout=WAIT_S, disconnect_timeout=WAIT_S) as ws:
             self.ws = ws
             yield ws
 
     async def send(self, message: dict[str, Any]) -> None:
         assert self.ws is not None
-        await self.ws.send_message(json.dumps(message))
+        with trio.fail_after(WAIT_S):
+            await self.ws.send_message(json.dumps(message))
 
     async def expect(self, message_type: str, predicate: Any = None) -> dict[str, Any]:
         """The first unread message of `message_type` (matching `predicate`); earlier ones of that type are skipped."""

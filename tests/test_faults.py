@@ -22,6 +22,7 @@ import sys
 import time
 from collections import deque
 from collections.abc import Iterable
+from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -42,6 +43,7 @@ from wsproto.events import (
     TextMessage,
 )
 
+from server import hypercorn_tuning
 from server.auth import STUDENT_COOKIE
 from server.pool import Pool, parse_pool
 from server.serve import RunningServer
@@ -79,32 +81,34 @@ class RawWebSocket:
         sock = trio.socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         if rcvbuf is not None:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
-        await sock.connect((url.hostname, url.port))
-        ws = cls(trio.SocketStream(sock))
-        extra = [*headers, *([(b"cookie", cookie.encode())] if cookie else [])]
-        await ws._send(Request(host=url.netloc, target=path, extra_headers=extra))
-        while True:
-            event = await ws._next_event()
-            if isinstance(event, AcceptConnection):
-                return ws
-            if isinstance(event, RejectConnection):
-                await ws.stream.aclose()
-                raise WebSocketRejected(event.status_code)
-            if event is None:
-                raise ConnectionError("server closed the connection during the handshake")
-            assert isinstance(event, RejectData)
+        with trio.fail_after(WAIT_S):
+            await sock.connect((url.hostname, url.port))
+            ws = cls(trio.SocketStream(sock))
+            extra = [*headers, *([(b"cookie", cookie.encode())] if cookie else [])]
+            await ws._send(Request(host=url.netloc, target=path, extra_headers=extra))
+            while True:
+                event = await ws._next_event()
+                if isinstance(event, AcceptConnection):
+                    return ws
+                if isinstance(event, RejectConnection):
+                    await ws.stream.aclose()
+                    raise WebSocketRejected(event.status_code)
+                if event is None:
+                    raise ConnectionError("server closed the connection during the handshake")
+                assert isinstance(event, RejectData)
 
     async def _send(self, event: Any) -> bool:
         try:
             data = self.protocol.send(event)
         except Exception:  # wsproto refuses to send once the connection is closed
             return False
-        async with self._send_lock:
-            try:
-                await self.stream.send_all(data)
-                return True
-            except (trio.BrokenResourceError, trio.ClosedResourceError):
-                return False
+        with trio.fail_after(WAIT_S):
+            async with self._send_lock:
+                try:
+                    await self.stream.send_all(data)
+                    return True
+                except (trio.BrokenResourceError, trio.ClosedResourceError):
+                    return False
 
     async def _next_event(self) -> Any:
         while not self._events:
@@ -129,8 +133,12 @@ class RawWebSocket:
     async def send_text(self, text: str) -> bool:
         return await self._send(TextMessage(data=text))
 
-    async def receive(self) -> dict[str, Any] | None:
+    async def receive(self, *, timeout: float = WAIT_S) -> dict[str, Any] | None:
         """The next text message, parsed; None once the connection is gone (see `close_code`)."""
+        with trio.fail_after(timeout):
+            return await self._receive()
+
+    async def _receive(self) -> dict[str, Any] | None:
         while True:
             event = await self._next_event()
             if event is None:
@@ -154,7 +162,7 @@ class RawWebSocket:
         """The next message of `message_type` (others skipped); None if the connection closes first."""
         with trio.fail_after(timeout):
             while True:
-                message = await self.receive()
+                message = await self._receive()
                 if message is None or message["type"] == message_type:
                     return message
 
@@ -178,20 +186,21 @@ async def stuck_student(base_url: str, cookie: str) -> trio.SocketStream:
     url = urlparse(base_url)
     sock = trio.socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # a small window fills sooner
-    await sock.connect((url.hostname, url.port))
-    stream = trio.SocketStream(sock)
-    await stream.send_all(
-        (
-            f"GET /ws/student HTTP/1.1\r\nHost: {url.netloc}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
-            f"Cookie: {cookie}\r\n\r\n"
-        ).encode()
-    )
-    response = b""
-    while b"\r\n\r\n" not in response:  # the 101 and nothing more: from here on it never reads
-        chunk = await stream.receive_some(1)
-        assert chunk, "server closed the stuck client's handshake"
-        response += chunk
+    with trio.fail_after(WAIT_S):
+        await sock.connect((url.hostname, url.port))
+        stream = trio.SocketStream(sock)
+        await stream.send_all(
+            (
+                f"GET /ws/student HTTP/1.1\r\nHost: {url.netloc}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+                f"Cookie: {cookie}\r\n\r\n"
+            ).encode()
+        )
+        response = b""
+        while b"\r\n\r\n" not in response:  # the 101 and nothing more: from here on it never reads
+            chunk = await stream.receive_some(1)
+            assert chunk, "server closed the stuck client's handshake"
+            response += chunk
     assert response.startswith(b"HTTP/1.1 101"), response
     return stream
 
@@ -637,14 +646,21 @@ async def test_transitions_made_during_an_outage_are_saved_once_the_disk_returns
 async def test_stuck_and_slow_clients_do_not_delay_the_room(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO)
     pool = parse_pool(fault_pool_json(questions=40, long_text=True), source="long questions")
-    async with running_server(tmp_path / "data", pool, student_queue_size=32) as server:
+    async with running_server(tmp_path / "data", pool, student_queue_size=32) as server, AsyncExitStack() as clients:
+        # Every client is let go of however the test ends: a failed assertion must not leave
+        # a socket that nobody reads behind, or the server's shutdown waits on it.
         room = server.room
         ids = [f"n{i:02d}" for i in range(20)]
         cookies = await join_all(server.url, [*ids, "stuck", "slowread", "slowsend"])
         sockets = await connect_all(server.url, {sid: cookies[sid] for sid in ids})
+        for ws in sockets.values():
+            clients.push_async_callback(ws.abort, reset=True)
         stuck = await stuck_student(server.url, cookies["stuck"])
+        clients.push_async_callback(stuck.aclose)
         slow_reader = await RawWebSocket.open(server.url, "/ws/student", cookie=cookies["slowread"], rcvbuf=4096)
+        clients.push_async_callback(slow_reader.abort, reset=True)
         slow_sender = await RawWebSocket.open(server.url, "/ws/student", cookie=cookies["slowsend"])
+        clients.push_async_callback(slow_sender.abort, reset=True)
         for ws in [*sockets.values(), slow_reader, slow_sender]:
             assert await ws.expect("state")
         with trio.fail_after(5):  # the stuck one cannot say when it is in; the room can
@@ -698,12 +714,13 @@ async def test_stuck_and_slow_clients_do_not_delay_the_room(tmp_path: Path, capl
                     while room.current_asked.submitted_count < len(ids):  # type: ignore[union-attr]
                         await trio.sleep(0.002)
             elapsed = time.monotonic() - started
+            with trio.fail_after(5):  # the last question's acks are committed; wait until they arrive
+                while len(ack_latency) < cycles * len(ids):
+                    await trio.sleep(0.01)
             with trio.fail_after(5):  # the trickled frame was understood in the end
                 while not any(m["type"] == "pong" for m in slow_sender_seen):
                     await trio.sleep(0.01)
             readers.cancel_scope.cancel()
-        for ws in [*sockets.values(), slow_reader, slow_sender]:
-            await ws.abort(reset=False)
 
         # The stuck phone was dropped once its bounded queue filled; the others never waited.
         assert "stuck" not in room.hub.students and room.hub.dropped_total >= 1
@@ -727,6 +744,55 @@ async def test_stuck_and_slow_clients_do_not_delay_the_room(tmp_path: Path, capl
             while await stuck.receive_some(1 << 16):
                 pass
         await stuck.aclose()
+
+
+async def fill_until_a_write_stalls(server: RunningServer) -> None:
+    """Open long questions until the server's write to a non-reading phone has been stuck for a while."""
+    with trio.fail_after(WAIT_S):
+        while True:
+            await server.room.next()
+            stalled_since = time.monotonic()
+            while hypercorn_tuning._sends_in_flight:
+                if time.monotonic() - stalled_since > 0.3:
+                    return
+                await trio.sleep(0.01)
+
+
+async def test_a_phone_that_stops_reading_cannot_hold_up_shutdown(tmp_path: Path) -> None:
+    # Hypercorn shields its socket writes from cancellation, so a write stuck on a phone
+    # that stopped reading used to hold Ctrl-C forever. It is now given up at shutdown.
+    pool = parse_pool(fault_pool_json(questions=40, long_text=True), source="long questions")
+    async with AsyncExitStack() as clients:  # the phone stays connected, unread, until the server is gone
+        async with running_server(tmp_path / "data", pool) as server:
+            cookies = await join_all(server.url, ["stuck"])
+            stuck = await stuck_student(server.url, cookies["stuck"])
+            clients.push_async_callback(stuck.aclose)
+            await fill_until_a_write_stalls(server)
+            stopping = time.monotonic()
+        assert time.monotonic() - stopping < 3.0  # graceful timeout (1 s) plus the commit
+
+
+async def test_a_write_stalled_on_a_phone_that_stopped_reading_drops_it(tmp_path: Path) -> None:
+    pool = parse_pool(fault_pool_json(questions=40, long_text=True), source="long questions")
+    async with running_server(tmp_path / "data", pool, send_stall_timeout_s=1.0) as server, AsyncExitStack() as clients:
+        cookies = await join_all(server.url, ["stuck", "fine"])
+        stuck = await stuck_student(server.url, cookies["stuck"])
+        clients.push_async_callback(stuck.aclose)
+        await fill_until_a_write_stalls(server)
+        with trio.fail_after(3):  # the stalled write gives up, and the connection with it
+            while hypercorn_tuning._sends_in_flight:
+                await trio.sleep(0.05)
+        with trio.fail_after(WAIT_S):  # the phone, reading at last, finds the connection closed
+            try:
+                while await stuck.receive_some(1 << 16):
+                    pass
+            except trio.BrokenResourceError:
+                pass  # reset rather than closed: the server gave up mid-write
+        assert "stuck" not in server.room.hub.students
+        # The room goes on for everyone else.
+        fine = await RawWebSocket.open(server.url, "/ws/student", cookie=cookies["fine"])
+        clients.push_async_callback(fine.abort, reset=True)
+        assert await fine.expect("question_open")
 
 
 # ---------------------------------------------------------------- a Wi-Fi blip
