@@ -74,7 +74,7 @@ def validate(pools: tuple[Path, ...], as_json: bool) -> None:
 
     Exit status 0 when every pool is valid, 1 otherwise.
     """
-    from server.pool import PoolError, load_pool, summary_line
+    from server.quiz.pool import PoolError, load_pool, summary_line
 
     failed = False
     for path in pools:
@@ -141,8 +141,8 @@ def serve(
     question's timer included. Secrets come from QUIZ_SECRET_KEY and QUIZ_ADMIN_TOKEN,
     else they are generated once and kept in the data dir (mode 0600).
     """
-    from server.control import ControlAddressError, parse_control_address
-    from server.pool import PoolError, load_pool
+    from server.control.socket import ControlAddressError, parse_control_address
+    from server.quiz.pool import PoolError, load_pool
     from server.serve import run_until_signalled
     from server.settings import DEFAULT_SESSION_ID, Settings
 
@@ -160,7 +160,7 @@ def serve(
     except ControlAddressError as exc:
         raise click.UsageError(str(exc)) from exc
     if forwarded_allow_ips:
-        from server.proxy import TrustedProxyMiddleware
+        from server.web.proxy import TrustedProxyMiddleware
 
         try:
             TrustedProxyMiddleware(None, forwarded_allow_ips)
@@ -381,9 +381,9 @@ def _export_offline(data_dir: Path, session_id: str | None, layout: str, excel: 
     """The same CSV as a running server's, from the data dir's database alone."""
     import sqlite3
 
-    from server.export import export_result
-    from server.pool import PoolError
-    from server.storage import load_session, open_read_only, stored_session_ids
+    from server.reports.gradebook import export_result
+    from server.quiz.pool import PoolError
+    from server.storage.writer import load_session, open_read_only, stored_session_ids
 
     db_path = data_dir / "quiz.sqlite3"
     try:

@@ -19,13 +19,13 @@ import hypercorn.trio
 import trio
 from hypercorn.config import Config
 
-from server import hypercorn_tuning
-from server.app import MAX_WS_MESSAGE_BYTES, create_app
+from server.web import hypercorn_patch
+from server.web.app import MAX_WS_MESSAGE_BYTES, create_app
 from server.auth import Signer, load_or_create_secret_file
 from server.clock import Clock
-from server.room import Room
+from server.room.room import Room
 from server.settings import Settings
-from server.storage import Storage
+from server.storage.writer import Storage
 
 log = logging.getLogger("quizctl.serve")
 
@@ -73,7 +73,7 @@ def hypercorn_config(settings: Settings) -> Config:
     config.errorlog = logging.getLogger("hypercorn.error")
     config.backlog = 4096
     config.keep_alive_timeout = 30
-    config.send_stall_timeout = settings.send_stall_timeout_s  # read by hypercorn_tuning's socket write
+    config.send_stall_timeout = settings.send_stall_timeout_s  # read by hypercorn_patch's socket write
     # No websocket_ping_interval: Hypercorn 0.18's ping task outlives a closed socket and
     # holds graceful shutdown for its full timeout. The pages ping the server instead.
     return config
@@ -92,7 +92,7 @@ async def serve(
     settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     secret_key = load_or_create_secret_file(settings.data_dir / "secret.key", settings.secret_key)
     admin_token = load_or_create_secret_file(settings.data_dir / "admin.token", settings.admin_token)
-    hypercorn_tuning.apply()
+    hypercorn_patch.apply()
 
     storage = Storage(settings.db_path)
     storage.open()
@@ -114,9 +114,9 @@ async def serve(
                         settings.port = _port_of(urls[0])
                     room.set_join_url(settings.join_url())
                     control_address = None
-                    from server import control
+                    from server.control import socket as control_socket
 
-                    control_address = await inner.start(control.serve_control, room, settings, admin_token)
+                    control_address = await inner.start(control_socket.serve_control, room, settings, admin_token)
                     task_status.started(
                         RunningServer(
                             url=_local_url(urls[0]),
@@ -133,7 +133,7 @@ async def serve(
                     room.close_all_clients()
                     # Hypercorn's writes cannot be cancelled; one stuck on a phone that
                     # stopped reading would otherwise hold the exit until it times out.
-                    hypercorn_tuning.expire_stalled_sends(config, config.graceful_timeout)
+                    hypercorn_patch.expire_stalled_sends(config, config.graceful_timeout)
                     await http_done.wait()
                     inner.cancel_scope.cancel()
             finally:
@@ -160,7 +160,7 @@ async def _serve_http(
 def _wrap_for_proxies(app: Any, settings: Settings) -> Any:
     if not settings.forwarded_allow_ips:
         return app
-    from server.proxy import TrustedProxyMiddleware
+    from server.web.proxy import TrustedProxyMiddleware
 
     return TrustedProxyMiddleware(app, settings.forwarded_allow_ips)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from server.pool import Pool
+from server.quiz.pool import Pool
 
 DEFAULT_DATA_DIR = "./quiz-data"
 DEFAULT_SESSION_ID = "default"

@@ -30,7 +30,7 @@ import pytest
 import trio
 from trio_websocket import ConnectionClosed, WebSocketConnection, open_websocket_url
 
-from server.pool import Pool, load_pool
+from server.quiz.pool import Pool, load_pool
 from server.serve import RunningServer, serve
 from server.settings import Settings
 

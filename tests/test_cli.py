@@ -19,8 +19,8 @@ import pytest
 import trio
 
 from server.clock import Clock
-from server.control import ControlAddressError, parse_control_address
-from server.pool import Pool
+from server.control.socket import ControlAddressError, parse_control_address
+from server.quiz.pool import Pool
 from server.serve import RunningServer
 from tests.conftest import POOLS, REPO, Student, close_code, running_server
 

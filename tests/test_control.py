@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 import trio
 
-from server import commands, control
-from server.pool import Pool
+from server.control import commands
+from server.control import socket as control
+from server.quiz.pool import Pool
 from server.serve import RunningServer
 from tests.conftest import POOLS, ServerProcess, running_server
 from tests.test_cli import HINT, ctl, quizctl

@@ -16,9 +16,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from server.export import neutralise, ranked, render_csv
-from server.model import Participant, SessionRecord, Submission, SubmissionStatus
-from server.pool import Pool, parse_pool
+from server.reports.gradebook import neutralise, ranked, render_csv
+from server.session.model import Participant, SessionRecord, Submission, SubmissionStatus
+from server.quiz.pool import Pool, parse_pool
 from tests.conftest import Student, running_server
 from tests.test_cli import ctl, manual_clock, quizctl
 

@@ -43,9 +43,9 @@ from wsproto.events import (
     TextMessage,
 )
 
-from server import hypercorn_tuning
+from server.web import hypercorn_patch
 from server.auth import STUDENT_COOKIE
-from server.pool import Pool, parse_pool
+from server.quiz.pool import Pool, parse_pool
 from server.serve import RunningServer
 from tests.conftest import REPO, Instructor, ServerProcess, running_server
 
@@ -752,7 +752,7 @@ async def fill_until_a_write_stalls(server: RunningServer) -> None:
         while True:
             await server.room.next()
             stalled_since = time.monotonic()
-            while hypercorn_tuning._sends_in_flight:
+            while hypercorn_patch._sends_in_flight:
                 if time.monotonic() - stalled_since > 0.3:
                     return
                 await trio.sleep(0.01)
@@ -780,7 +780,7 @@ async def test_a_write_stalled_on_a_phone_that_stopped_reading_drops_it(tmp_path
         clients.push_async_callback(stuck.aclose)
         await fill_until_a_write_stalls(server)
         with trio.fail_after(3):  # the stalled write gives up, and the connection with it
-            while hypercorn_tuning._sends_in_flight:
+            while hypercorn_patch._sends_in_flight:
                 await trio.sleep(0.05)
         with trio.fail_after(WAIT_S):  # the phone, reading at last, finds the connection closed
             try:

@@ -49,11 +49,11 @@ from wsproto.events import (
 )
 
 from server import throttle
-from server.app import MAX_BODY_BYTES, MAX_WS_MESSAGE_BYTES
+from server.web.app import MAX_BODY_BYTES, MAX_WS_MESSAGE_BYTES
 from server.auth import STUDENT_COOKIE
-from server.control import MAX_LINE_BYTES
-from server.model import SessionState, SubmissionStatus
-from server.pool import Pool, load_pool
+from server.control.socket import MAX_LINE_BYTES
+from server.session.model import SessionState, SubmissionStatus
+from server.quiz.pool import Pool, load_pool
 from server.serve import RunningServer
 from tests.conftest import POOLS, running_server
 from tests.test_faults import RawWebSocket, join_all

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from server.pool import Pool, PoolError, Question, load_pool, parse_pool, summary_line
+from server.quiz.pool import Pool, PoolError, Question, load_pool, parse_pool, summary_line
 
 POOLS_DIR = Path(__file__).parent.parent / "pools"
 

@@ -14,12 +14,12 @@ import pytest
 import trio
 from trio.testing import MockClock
 
-from server.clients import ClientConnection, ClientKind
-from server.model import SessionState, SubmissionStatus
-from server.pool import Pool
-from server.room import Room, RoomError
+from server.room.hub import ClientConnection, ClientKind
+from server.session.model import SessionState, SubmissionStatus
+from server.quiz.pool import Pool
+from server.room.room import Room, RoomError
 from server.settings import Settings
-from server.storage import Storage
+from server.storage.writer import Storage
 
 
 @asynccontextmanager

@@ -2,7 +2,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from server.scoring import SCORE_FUNCTIONS, points_for, points_to_score
+from server.quiz.scoring import SCORE_FUNCTIONS, points_for, points_to_score
 
 LIMIT_MS = 30_000
 

@@ -29,8 +29,8 @@ from server.auth import (
     STUDENT_COOKIE_MAX_AGE_S,
     Signer,
 )
-from server.pool import Pool
-from server.proxy import TrustedProxyMiddleware
+from server.quiz.pool import Pool
+from server.web.proxy import TrustedProxyMiddleware
 from server.serve import RunningServer
 from tests.conftest import REPO, running_server
 from tests.test_faults import RawWebSocket, join_all, offline_export

@@ -18,7 +18,8 @@ from quart_trio import QuartTrio
 from werkzeug.exceptions import HTTPException
 
 import server
-from server import commands, messages
+from server.control import commands
+from server.room import messages
 from server.auth import (
     INSTRUCTOR_COOKIE,
     INSTRUCTOR_COOKIE_MAX_AGE_S,
@@ -28,10 +29,10 @@ from server.auth import (
     StudentIdentity,
     tokens_equal,
 )
-from server.clients import ClientConnection, ClientKind, CloseCode
-from server.messages import dumps
-from server.model import Participant
-from server.room import EVENT_KINDS, Room, RoomError
+from server.room.hub import ClientConnection, ClientKind, CloseCode
+from server.room.messages import dumps
+from server.session.model import Participant
+from server.room.room import EVENT_KINDS, Room, RoomError
 from server.throttle import FailureThrottle, RateLimiter
 
 log = logging.getLogger("quizctl.http")

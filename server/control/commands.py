@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from server import export
-from server.room import Room, RoomError
+from server.reports import gradebook as export
+from server.room.room import Room, RoomError
 
 Handler = Callable[[Room, dict[str, Any]], Awaitable[dict[str, Any]]]
 

@@ -26,10 +26,10 @@ from urllib.parse import urlparse
 
 import trio
 
-from server import commands
+from server.control import commands
 from server.auth import tokens_equal
-from server.messages import dumps
-from server.room import Room, RoomError
+from server.room.messages import dumps
+from server.room.room import Room, RoomError
 from server.settings import Settings
 from server.throttle import FailureThrottle
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .scoring import SCORE_FUNCTIONS
+from server.quiz.scoring import SCORE_FUNCTIONS
 
 TITLE_MAX_CHARS = 200
 SESSION_ID_MAX_CHARS = 64

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from enum import StrEnum
 
-from server.pool import Pool
+from server.quiz.pool import Pool
 
 
 class SessionState(StrEnum):

@@ -36,13 +36,13 @@ import qrcode
 import qrcode.image.svg
 import trio
 
-from server import messages
+from server.room import messages
 from server.auth import new_cookie_id
-from server.clients import ClientConnection, CloseCode, Hub
+from server.room.hub import ClientConnection, CloseCode, Hub
 from server.clock import Clock
 from server.gc_policy import CollectorPause
-from server.messages import dumps
-from server.model import (
+from server.room.messages import dumps
+from server.session.model import (
     AskedQuestion,
     DuplicateJoinLog,
     Participant,
@@ -52,10 +52,10 @@ from server.model import (
     SubmissionStatus,
     rank_by_total,
 )
-from server.scoring import points_for, points_to_score
+from server.quiz.scoring import points_for, points_to_score
 from server.settings import Settings
-from server.storage import Statement, Storage, StorageError
-from server.views import CoalescedViews
+from server.storage.writer import Statement, Storage, StorageError
+from server.room.views import CoalescedViews
 
 log = logging.getLogger("quizctl.room")
 

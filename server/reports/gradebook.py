@@ -10,8 +10,8 @@ import csv
 import io
 from collections.abc import Iterable
 
-from server.model import Participant, SessionRecord, SubmissionStatus, rank_by_total
-from server.scoring import points_to_score
+from server.session.model import Participant, SessionRecord, SubmissionStatus, rank_by_total
+from server.quiz.scoring import points_to_score
 
 LAYOUTS = ("wide", "long")
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")

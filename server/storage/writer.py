@@ -20,7 +20,7 @@ from typing import Any
 
 import trio
 
-from server.model import (
+from server.session.model import (
     AskedQuestion,
     DuplicateJoinLog,
     Participant,
@@ -29,7 +29,7 @@ from server.model import (
     Submission,
     SubmissionStatus,
 )
-from server.pool import Pool, parse_pool
+from server.quiz.pool import Pool, parse_pool
 
 log = logging.getLogger("quizctl.storage")
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from server.model import AskedQuestion, Participant, Submission
-from server.pool import Pool
-from server.scoring import points_to_score
+from server.session.model import AskedQuestion, Participant, Submission
+from server.quiz.pool import Pool
+from server.quiz.scoring import points_to_score
 
 _encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 dumps = _encoder.encode

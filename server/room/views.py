@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
-from server import messages
-from server.messages import dumps
-from server.model import DuplicateJoinLog, Participant, SessionState, SubmissionStatus
+from server.room import messages
+from server.room.messages import dumps
+from server.session.model import DuplicateJoinLog, Participant, SessionState, SubmissionStatus
 
 if TYPE_CHECKING:
-    from server.room import Room
+    from server.room.room import Room
 
 # Above this many participants the O(class size) instructor views go out at most once a second.
 LARGE_CLASS = 300

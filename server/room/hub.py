@@ -14,7 +14,7 @@ from enum import StrEnum
 
 import trio
 
-from server.hypercorn_tuning import FrameBatch
+from server.web.hypercorn_patch import FrameBatch
 
 log = logging.getLogger("quizctl.clients")
 
