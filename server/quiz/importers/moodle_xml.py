@@ -656,12 +656,21 @@ def _image_extension(data: bytes) -> str | None:
     return None
 
 
+@dataclass(frozen=True, slots=True)
+class _Image:
+    """An image that made it into the assets."""
+
+    asset: str  # the sanitised file name, relative to the pool
+    original: str  # the file name in Moodle, for messages and the alt-text fallback
+    alt: str | None
+
+
 @dataclass(slots=True)
 class _Rich:
     """Converted text of one field, with the images it referenced already resolved."""
 
     markdown: str
-    images: list[tuple[str, str | None]]  # (asset name, alt)
+    images: list[_Image]
 
 
 class _ImageError(Exception):
@@ -729,29 +738,31 @@ class _BankReader:
         """type, text, image and explanation: the parts every question type has."""
         rich = self._rich(element.find("questiontext"), "html", line)
         question: Question = {"type": qtype, "text": rich.markdown}
-        images = rich.images or self._legacy_image(element, line)
+        images = rich.images or self._legacy_image(element)
         if images:
-            name, alt = images[0]
-            question["image"] = name
-            question["image_alt"] = self._alt(alt, name, line)
-            for extra, _ in images[1:]:
+            question["image"] = images[0].asset
+            question["image_alt"] = self._alt(images[0], line)
+            for extra in images[1:]:
                 self.problems.warn(
-                    line, f"image {extra} dropped: a question shows one image", "merge the images into one figure"
+                    line,
+                    f"image {extra.original} dropped: a question shows one image",
+                    "merge the images into one figure",
                 )
         feedback = self._rich(element.find("generalfeedback"), "html", line, images_allowed=False)
         if feedback.markdown:
             question["explanation"] = feedback.markdown
         return question
 
-    def _alt(self, alt: str | None, name: str, line: int) -> str:
-        if alt:
-            return alt
+    def _alt(self, image: _Image, line: int) -> str:
+        if image.alt:
+            return image.alt
         self.problems.warn(
             line,
-            f"image {name} has no alt text; its file name stands in",
+            f"image {image.original} has no alt text; its file name stands in",
             "describe the image in Moodle's image dialog ('Describe this image') and export again",
         )
-        return _safe_stem(name)
+        base = image.original.replace("\\", "/").rsplit("/", 1)[-1]
+        return collapse_spaces(base.rsplit(".", 1)[0] if "." in base else base) or "image"
 
     def _rich(
         self, element: ET.Element | None, default_format: str, line: int, *, images_allowed: bool = True
@@ -771,15 +782,16 @@ class _BankReader:
             )
             return _Rich("", [])
         markdown, found = html_to_markdown(raw)
-        images: list[tuple[str, str | None]] = []
+        images: list[_Image] = []
         for image in found:
             if not images_allowed:
                 self.problems.warn(line, f"image {image.src[:80]} in feedback dropped", "describe it in words instead")
                 continue
-            images.append((self._resolve(image.src, element), image.alt))
+            images.append(self._resolve(image, element))
         return _Rich(markdown, images)
 
-    def _resolve(self, src: str, element: ET.Element) -> str:
+    def _resolve(self, image: HtmlImage, element: ET.Element) -> _Image:
+        src = image.src
         if not src.startswith(PLUGINFILE):
             raise _ImageError(
                 f"{src[:80]!r} is not embedded in the bank",
@@ -788,11 +800,17 @@ class _BankReader:
         wanted = unquote(src[len(PLUGINFILE) :].split("?", 1)[0])
         path, _, name = wanted.rpartition("/")
         path = f"/{path}/" if path else "/"
-        candidates = [f for f in element.findall("file") if f.get("name") == name]
-        matches = [f for f in candidates if (f.get("path") or "/") == path] or candidates
+        files = element.findall("file")
+        # Moodle writes <file name="x.png" path="/sub/"> for "@@PLUGINFILE@@/sub/x.png".
+        candidates = [f for f in files if f.get("name") == name]
+        matches = (
+            [f for f in candidates if (f.get("path") or "/") == path]
+            or candidates
+            or [f for f in files if f.get("name") == wanted]
+        )
         if not matches:
             raise _ImageError(f"{name} is missing from the file", "export the bank from Moodle again")
-        return self._decode_image(name, "".join(matches[0].itertext()))
+        return _Image(self._decode_image(name, "".join(matches[0].itertext())), name, image.alt)
 
     def _decode_image(self, name: str, encoded: str) -> str:
         # Base64 is 4 characters per 3 bytes: refuse oversized images before decoding.
@@ -811,13 +829,13 @@ class _BankReader:
             raise _ImageError(f"{name} is larger than 2 MiB", "shrink the image below 2 MiB in Moodle and export again")
         return self.assets.add(name, data, extension)
 
-    def _legacy_image(self, element: ET.Element, line: int) -> list[tuple[str, str | None]]:
+    def _legacy_image(self, element: ET.Element) -> list[_Image]:
         # Moodle 1.9 kept one image per question in <image> and <image_base64>.
         encoded = element.findtext("image_base64")
         name = (element.findtext("image") or "").strip()
         if not encoded or not encoded.strip():
             return []
-        return [(self._decode_image(name or "image", encoded), None)]
+        return [_Image(self._decode_image(name or "image", encoded), name or "image", None)]
 
     def _fraction(self, answer: ET.Element, line: int) -> float | None:
         raw = answer.get("fraction", "0")
@@ -874,9 +892,9 @@ class _BankReader:
     def _option(self, rich: _Rich, line: int) -> Any:
         if not rich.images:
             return rich.markdown
-        name, alt = rich.images[0]
-        alt_text = self._alt(alt, name, line)
-        return {"text": rich.markdown or escape_markdown(alt_text), "image": name, "image_alt": alt_text}
+        image = rich.images[0]
+        alt = self._alt(image, line)
+        return {"text": rich.markdown or escape_markdown(alt), "image": image.asset, "image_alt": alt}
 
     def _option_count_ok(self, count: int, line: int) -> bool:
         if count > len(OPTION_KEYS):

@@ -307,7 +307,10 @@ class _RowReader:
         if points:
             value = _number(points)
             if value is None or value <= 0:
-                self._error(f"points {points[:20]!r} is not a positive number", "write e.g. 1 or 2, or leave it blank")
+                self._error(
+                    f"points {points[:20]!r} is not a positive number",
+                    "write a positive number, e.g. 1 or 2, or leave it blank",
+                )
             else:
                 question["points"] = value
         explanation = self._cell("explanation")
