@@ -812,6 +812,20 @@ def test_moodle_xml_questions_with_unusable_images_are_skipped(
     assert warning.line == 2 and message in warning.message
 
 
+def test_a_skipped_question_leaves_no_stray_assets(tmp_path: Path) -> None:
+    good = f'<file name="a.png" encoding="base64">{PNG64}</file>'
+    xml = (
+        '<quiz>\n<question type="multichoice">\n<questiontext format="html">'
+        f'<text><![CDATA[Q <img src="@@PLUGINFILE@@/a.png" alt="a">]]></text>{good}</questiontext>'
+        '<answer fraction="100"><text><![CDATA[<img src="https://example.org/b.png">]]></text></answer>'
+        '<answer fraction="0"><text>c</text></answer></question>\n'
+        '<question type="truefalse"><questiontext><text>ok</text></questiontext>'
+        '<answer fraction="100"><text>true</text></answer></question></quiz>'
+    )
+    result = load(tmp_path, "b.xml", xml)
+    assert (result.assets, [w.line for w in result.warnings]) == ([], [2])
+
+
 # ================================================================ CSV
 
 EXAMPLE_CSV_EXPECTED_TYPES = [

@@ -242,17 +242,19 @@ class _GiftReader:
                 block, nested, "a { inside an answer block", "escape braces in answers (e.g. LaTeX) as \\{ \\}"
             )
             return
-        stray = text.find("}", closing + 1)
-        if stray >= 0:
-            self._brace_error(block, stray, "a second } after the answer block", "escape a literal brace as \\}")
-            return
         tail = _unhide(text[closing + 1 :]).strip()
-        if tail and (len(tail) > 3 or "{" in text[closing:] or any(char.isalnum() for char in tail)):
+        # Text after the block makes a missing-word question, unless it is only the
+        # sentence's closing punctuation ("... was from {=Nazareth}.").
+        if "{" in text[closing:] or len(tail) > 3 or any(char.isalnum() for char in tail):
             self.problems.skip(
                 line,
                 "a missing-word question (text after the answer block)",
                 "move the answer block to the end of the question text",
             )
+            return
+        stray = text.find("}", closing + 1)
+        if stray >= 0:
+            self._brace_error(block, stray, "a second } after the answer block", "escape a literal brace as \\}")
             return
         self._build(block, pos, opening, closing, tail, line)
 
@@ -271,9 +273,7 @@ class _GiftReader:
         if tail:
             text = f"{text} {BLANK}{plain_to_markdown(tail)}"
         question: Question = {"text": text}
-        answers = _Answers(block, inside, opening + 1, fmt)
-        built = self._typed(question, answers, line)
-        if built is None:
+        if self._typed(question, _Answers(block, inside, opening + 1, fmt), line) is None:
             return
         explanation_fmt, explanation = _split_format(_unhide(explanation_raw), fmt)
         if explanation.strip():

@@ -631,6 +631,16 @@ class _Assets:
         self.files.append((safe, data))
         return safe
 
+    def mark(self) -> int:
+        """A point to `rollback` to if the question being read is not imported."""
+        return len(self.files)
+
+    def rollback(self, mark: int) -> None:
+        """Forget the images added since `mark`: a skipped question leaves no stray files."""
+        for _, data in self.files[mark:]:
+            del self._by_digest[hashlib.sha256(data).hexdigest()]
+        del self.files[mark:]
+
 
 _UNSAFE_NAME_CHARS_RE = re.compile(r"[^A-Za-z0-9_-]+")
 
@@ -706,13 +716,14 @@ class _BankReader:
             kind = f"a Moodle '{qtype}' question" if qtype else "a <question> without a type"
             self.problems.skip(line, kind, _SKIP_FIXES.get(qtype, _SKIP_FIX_DEFAULT))
             return
+        mark = self.assets.mark()
         try:
             question = reader(element, line)
         except _ImageError as bad:
+            question = None
             self.problems.skip(line, f"a '{qtype}' question whose image {bad.message}", bad.fix)
-            return
-        if question is not None:
-            self._finish(question, element, line)
+        if question is None or not self._finish(question, element, line):
+            self.assets.rollback(mark)
 
     # -------------------------------------------------- shared parts
 
@@ -720,7 +731,7 @@ class _BankReader:
         path = collapse_spaces(_child_text(element.find("category")))
         self.category = path or None
 
-    def _finish(self, question: Question, element: ET.Element, line: int) -> None:
+    def _finish(self, question: Question, element: ET.Element, line: int) -> bool:
         tags = [self.category] if self.category else []
         for tag in element.findall("tags/tag"):
             text = collapse_spaces(_child_text(tag))
@@ -731,8 +742,10 @@ class _BankReader:
         points = parse_number(element.findtext("defaultgrade") or "")
         if points is not None and points > 0 and points != 1:
             question["points"] = points
-        if vet_question(question, line, self.problems):
-            self.questions.append(ordered(question))
+        if not vet_question(question, line, self.problems):
+            return False
+        self.questions.append(ordered(question))
+        return True
 
     def _stem(self, element: ET.Element, qtype: str, line: int) -> Question:
         """type, text, image and explanation: the parts every question type has."""
