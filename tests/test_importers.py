@@ -1039,6 +1039,19 @@ def test_a_bank_over_the_pool_size_warns(tmp_path: Path) -> None:
     assert [w.message for w in result.warnings] == ["501 questions; a pool holds at most 500"]
 
 
+DOCS = Path(__file__).parent.parent / "docs" / "importing.md"
+
+
+def test_the_examples_in_the_importing_guide_import_cleanly() -> None:
+    blocks = DOCS.read_text(encoding="utf-8").split("```\n")[1::2]
+    gift = next(b for b in blocks if b.startswith("::Stable"))
+    aiken = next(b for b in blocks if b.startswith("Which planet"))
+    csv = next(b for b in blocks if b.startswith("type,question") and b.count("\n") > 1)
+    for fmt, text, count in [("gift", gift, 5), ("aiken", aiken, 1), ("csv", csv, 7)]:
+        parsed = parse_bank(text, f"docs.{fmt}", fmt)
+        assert (len(parsed.questions), parsed.warnings) == (count, [])
+
+
 # ================================================================ hostile input
 
 PARSERS = ["gift", "aiken", "moodle-xml", "csv"]
