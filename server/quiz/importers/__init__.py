@@ -158,7 +158,7 @@ def import_bank(
     chosen = format if format is not None else _format_from_extension(source)
     data = _read_bytes(Path(source), source)
     parsed = _parse_with_fallback(chosen, data, source, strict)
-    pool_title = title if title is not None else parsed.title or _title_from_stem(source)
+    pool_title = title.strip() if title is not None else parsed.title or _title_from_stem(source)
     pool: dict[str, Any] = {
         "title": pool_title,
         "time_limit_default": time_limit if time_limit is not None else TIME_LIMIT_DEFAULT_S,
@@ -442,6 +442,8 @@ def math_segments(
     Linear time: each delimiter's next occurrence is remembered, and an opener with no
     closer after it means no later opener of that kind can close either.
     """
+    if "\\" not in text and "$$" not in text:
+        return [(text, None)]  # the common case, kept cheap for 5 MB banks
     pieces: list[tuple[str, bool | None]] = []
     next_at = {opener: text.find(opener) for opener, _, _ in delimiters}
     pos = 0
@@ -480,12 +482,16 @@ _INLINE_SPECIALS_RE = re.compile(r"[\\`*_\[\]<$]")
 _ENTITY_RE = re.compile(r"&(?=#?[A-Za-z0-9]{1,32};)")
 _LINE_START_RE = re.compile(r"^([ \t]*)([#>+\-=|~])", re.MULTILINE)
 _ORDERED_LIST_RE = re.compile(r"^([ \t]*[0-9]{1,9})([.)])(?=\s|$)", re.MULTILINE)
+# Anything any of the escapes above could touch; most question text has none of it.
+_MAYBE_SPECIAL_RE = re.compile(r"[\\`*_\[\]<$&#>+=|~-]|[0-9][.)]")
 _SPACE_RUN_RE = re.compile(r"[ \t]+")
 _BLANK_LINES_RE = re.compile(r"\n{3,}")
 
 
 def escape_markdown(text: str) -> str:
     """Plain text as Markdown that renders as the same text (no math handling)."""
+    if not _MAYBE_SPECIAL_RE.search(text):
+        return text
     text = _INLINE_SPECIALS_RE.sub(r"\\\g<0>", text)
     text = _ENTITY_RE.sub(r"\\&", text)
     text = _LINE_START_RE.sub(r"\1\\\2", text)

@@ -34,7 +34,7 @@ __all__ = ["parse_aiken"]
 
 # Anchored at both ends with disjoint character classes: no backtracking blow-up.
 _OPTION_RE = re.compile(r"([A-Z])[.)](?:[ \t]+(.*))?")
-_ANSWER_RE = re.compile(r"ANSWER[ \t]*:?[ \t]*(\S*)[ \t]*", re.IGNORECASE)
+_ANSWER_RE = re.compile(r"ANSWER[ \t]*:[ \t]*(\S*)[ \t]*", re.IGNORECASE)
 _ANSWER_FIX = "end the question with a line such as 'ANSWER: B' right after its last option"
 
 

@@ -143,6 +143,10 @@ class _RowReader:
         self.problems = problems
         self.columns = columns
         self.questions: list[Question] = []
+        # The row being read; `ok` turns False at its first error.
+        self.line = 0
+        self.cells: list[str] = []
+        self.ok = True
 
     def row(self, line: int, cells: list[str]) -> None:
         """Convert one data row, or report what is wrong with it."""
