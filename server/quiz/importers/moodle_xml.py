@@ -234,42 +234,11 @@ def _raw_text(html: str, pos: int, tag: str) -> Generator[_Token, None, int]:
     return len(html) if close < 0 else close + 1
 
 
-_BLOCK_TAGS = frozenset(
-    [
-        "p",
-        "div",
-        "section",
-        "article",
-        "header",
-        "footer",
-        "aside",
-        "nav",
-        "main",
-        "center",
-        "address",
-        "figure",
-        "figcaption",
-        "dl",
-        "dt",
-        "dd",
-        "h1",
-        "h2",
-        "h3",
-        "h4",
-        "h5",
-        "h6",
-        "blockquote",
-        "pre",
-        "ul",
-        "ol",
-        "li",
-        "table",
-        "thead",
-        "tbody",
-        "tfoot",
-        "tr",
-    ]
-)
+_BLOCK_TAGS = frozenset((
+    "p", "div", "section", "article", "header", "footer", "aside", "nav", "main", "center", "address",
+    "figure", "figcaption", "dl", "dt", "dd", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre",
+    "ul", "ol", "li", "table", "thead", "tbody", "tfoot", "tr",
+))  # fmt: skip
 _STRONG_TAGS = frozenset(("strong", "b"))
 _EM_TAGS = frozenset(("em", "i", "cite", "dfn", "var"))
 _CODE_TAGS = frozenset(("code", "kbd", "samp", "tt"))
