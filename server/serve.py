@@ -11,7 +11,8 @@ import os
 import logging
 import resource
 import signal
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +20,7 @@ import hypercorn.trio
 import trio
 from hypercorn.config import Config
 
+from server.control import socket as control_socket
 from server.web import hypercorn_patch
 from server.web.app import MAX_WS_MESSAGE_BYTES, create_app
 from server.auth import Signer, load_or_create_secret_file
@@ -79,6 +81,33 @@ def hypercorn_config(settings: Settings) -> Config:
     return config
 
 
+@asynccontextmanager
+async def open_room(
+    settings: Settings, *, clock: Clock | None = None, commit_in_thread: bool = True
+) -> AsyncIterator[Room]:
+    """The room with its storage writer running; on exit every queued write is committed.
+
+    The one way a room is started, by `serve` and by tests (which pass
+    `commit_in_thread=False` under trio's MockClock, see `Storage`).
+    """
+    storage = Storage(settings.db_path, commit_in_thread=commit_in_thread)
+    storage.open()
+    try:
+        record = storage.load_or_create(settings.session_id, settings.pool)
+        room = Room(settings, storage, record, clock or Clock())
+        async with trio.open_nursery() as writer_nursery:
+            await writer_nursery.start(storage.run)
+            try:
+                async with trio.open_nursery() as room_nursery:
+                    await room_nursery.start(room.run)
+                    yield room
+                    room_nursery.cancel_scope.cancel()
+            finally:
+                storage.finish()  # the writer drains the queue, then returns
+    finally:
+        storage.close()
+
+
 async def serve(
     settings: Settings,
     *,
@@ -94,52 +123,37 @@ async def serve(
     admin_token = load_or_create_secret_file(settings.data_dir / "admin.token", settings.admin_token)
     hypercorn_patch.apply()
 
-    storage = Storage(settings.db_path)
-    storage.open()
     try:
-        record = storage.load_or_create(settings.session_id, settings.pool)
-        room = Room(settings, storage, record, Clock())
-        app = create_app(room, Signer(secret_key), admin_token)
-        app = _wrap_for_proxies(app, settings)
-        config = hypercorn_config(settings)
-
-        async with trio.open_nursery() as outer:
-            await outer.start(storage.run)
-            try:
-                async with trio.open_nursery() as inner:
-                    await inner.start(room.run)
-                    http_done = trio.Event()
-                    urls = await inner.start(_serve_http, app, config, shutdown_event, http_done)
-                    if settings.port == 0:
-                        settings.port = _port_of(urls[0])
-                    room.set_join_url(settings.join_url())
-                    control_address = None
-                    from server.control import socket as control_socket
-
-                    control_address = await inner.start(control_socket.serve_control, room, settings, admin_token)
-                    task_status.started(
-                        RunningServer(
-                            url=_local_url(urls[0]),
-                            settings=settings,
-                            room=room,
-                            storage=storage,
-                            admin_token=admin_token,
-                            control_address=control_address,
-                            shutdown=shutdown_event.set,
-                        )
+        async with open_room(settings) as room:
+            app = _wrap_for_proxies(create_app(room, Signer(secret_key), admin_token), settings)
+            config = hypercorn_config(settings)
+            async with trio.open_nursery() as nursery:
+                http_done = trio.Event()
+                urls = await nursery.start(_serve_http, app, config, shutdown_event, http_done)
+                if settings.port == 0:
+                    settings.port = _port_of(urls[0])
+                room.set_join_url(settings.join_url())
+                control_address = await nursery.start(control_socket.serve_control, room, settings, admin_token)
+                task_status.started(
+                    RunningServer(
+                        url=_local_url(urls[0]),
+                        settings=settings,
+                        room=room,
+                        storage=room.storage,
+                        admin_token=admin_token,
+                        control_address=control_address,
+                        shutdown=shutdown_event.set,
                     )
-                    await shutdown_event.wait()
-                    log.info("shutting down")
-                    room.close_all_clients()
-                    # Hypercorn's writes cannot be cancelled; one stuck on a phone that
-                    # stopped reading would otherwise hold the exit until it times out.
-                    hypercorn_patch.expire_stalled_sends(config, config.graceful_timeout)
-                    await http_done.wait()
-                    inner.cancel_scope.cancel()
-            finally:
-                storage.finish()
+                )
+                await shutdown_event.wait()
+                log.info("shutting down")
+                room.close_all_clients()
+                # Hypercorn's writes cannot be cancelled; one stuck on a phone that
+                # stopped reading would otherwise hold the exit until it times out.
+                hypercorn_patch.expire_stalled_sends(config, config.graceful_timeout)
+                await http_done.wait()
+                nursery.cancel_scope.cancel()
     finally:
-        storage.close()
         log.info("stopped; everything acknowledged is committed to %s", settings.db_path)
 
 

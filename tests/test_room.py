@@ -19,24 +19,14 @@ from server.session.model import SessionState, SubmissionStatus
 from server.quiz.pool import Pool
 from server.room.room import Room, RoomError
 from server.settings import Settings
-from server.storage.writer import Storage
+from server import serve
 
 
 @asynccontextmanager
 async def open_room(data_dir: Path, pool: Pool) -> AsyncIterator[Room]:
     settings = Settings(pool=pool, data_dir=data_dir, port=8000, session_id="tiny")
-    storage = Storage(settings.db_path, commit_in_thread=False)
-    storage.open()
-    record = storage.load_or_create("tiny", pool)
-    room = Room(settings, storage, record)
-    async with trio.open_nursery() as nursery:
-        await nursery.start(storage.run)
-        async with trio.open_nursery() as room_nursery:
-            await room_nursery.start(room.run)
-            yield room
-            room_nursery.cancel_scope.cancel()
-        storage.finish()
-    storage.close()
+    async with serve.open_room(settings, commit_in_thread=False) as room:
+        yield room
 
 
 def rows(data_dir: Path, sql: str) -> list[tuple]:
