@@ -6,6 +6,7 @@ overridden so that a script can retry on 2 without retrying a typo forever.
 """
 from __future__ import annotations
 
+import errno
 import functools
 import json
 import logging
@@ -17,9 +18,9 @@ from typing import Any
 
 import click
 
+from server import data_dir as data_dir_files
 from quizctl.control_client import CommandRefused, ControlTarget, ServerUnreachable, call
 
-DEFAULT_DATA_DIR = "./quiz-data"
 EXIT_REFUSED = 1
 EXIT_UNREACHABLE = 2
 
@@ -101,7 +102,7 @@ def _data_dir_option(function: Callable[..., Any]) -> Callable[..., Any]:
     return click.option(
         "--data-dir",
         type=click.Path(file_okay=False, path_type=Path),
-        default=DEFAULT_DATA_DIR,
+        default=data_dir_files.DEFAULT,
         show_default=True,
         envvar="QUIZ_DATA_DIR",
         show_envvar=True,
@@ -203,7 +204,7 @@ def serve(
         if failure is None:
             raise
         click.echo(f"quizctl serve: cannot start on {host}:{port} with data dir {data_dir}: {failure}", err=True)
-        if failure.errno == 98:
+        if failure.errno == errno.EADDRINUSE:
             click.echo("Another program uses that port or data dir: pick another --port or --data-dir.", err=True)
         sys.exit(EXIT_REFUSED)
     click.echo("quizctl: stopped; all answers are saved.")
@@ -383,9 +384,10 @@ def _export_offline(data_dir: Path, session_id: str | None, layout: str, excel: 
 
     from server.reports.gradebook import export_result
     from server.quiz.pool import PoolError
-    from server.storage.writer import load_session, open_read_only, stored_session_ids
+    from server.storage.loading import load_session, stored_session_ids
+    from server.storage.schema import open_read_only
 
-    db_path = data_dir / "quiz.sqlite3"
+    db_path = data_dir_files.database(data_dir)
     try:
         connection = open_read_only(db_path)
     except (FileNotFoundError, OSError, sqlite3.Error):

@@ -1,7 +1,8 @@
 """Client side of the control socket (see server/control.py for the framing).
 
-Imports nothing from the server package: the CLI talks to a running server only
-through this socket (and stays quick to start, which a presenter clicker notices).
+Imports nothing from the server package but the data dir's file names: the CLI talks to
+a running server only through this socket (and stays quick to start, which a presenter
+clicker notices).
 """
 from __future__ import annotations
 
@@ -13,8 +14,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-TOKEN_FILE = "admin.token"
-SOCKET_FILE = "control.sock"
+from server import data_dir as data_dir_files
+
 MAX_RESPONSE_BYTES = 256 * 1024 * 1024
 TIMEOUT_S = 30.0
 
@@ -37,8 +38,8 @@ class ControlTarget:
 
     @classmethod
     def resolve(cls, data_dir: Path, socket_option: str | None, token_option: str | None) -> ControlTarget:
-        address = socket_option or str(data_dir / SOCKET_FILE)
-        token = token_option or os.environ.get("QUIZ_ADMIN_TOKEN") or _read_token(data_dir / TOKEN_FILE)
+        address = socket_option or str(data_dir_files.control_socket(data_dir))
+        token = token_option or os.environ.get("QUIZ_ADMIN_TOKEN") or _read_token(data_dir_files.admin_token(data_dir))
         return cls(address, token)
 
 

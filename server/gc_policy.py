@@ -15,6 +15,16 @@ import trio
 BROADCAST_DRAIN_S = 2.0
 
 
+def tune_for_many_clients() -> None:
+    """Full collections over thousands of connection objects stall the loop for ~200 ms: make them rare."""
+    gc.set_threshold(50_000, 50, 100)
+
+
+def freeze_survivors() -> None:
+    """Everything alive now (start-up, connections) is skipped by later full passes."""
+    gc.freeze()
+
+
 class CollectorPause:
     def __init__(self) -> None:
         self._resume_at: float | None = None
@@ -26,10 +36,6 @@ class CollectorPause:
         if gc.isenabled():
             gc.disable()
         self._wake.set()
-
-    @staticmethod
-    def freeze_survivors() -> None:
-        gc.freeze()
 
     async def run(self) -> None:
         """Re-enable collection when a pause ends; on exit, leave it enabled."""

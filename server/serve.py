@@ -6,7 +6,6 @@ is the storage queue closed, so the writer commits every queued write before ret
 """
 from __future__ import annotations
 
-import gc
 import os
 import logging
 import resource
@@ -20,6 +19,8 @@ import hypercorn.trio
 import trio
 from hypercorn.config import Config
 
+from server import data_dir as data_dir_files
+from server import gc_policy
 from server.control import socket as control_socket
 from server.web import hypercorn_patch
 from server.web.app import MAX_WS_MESSAGE_BYTES, create_app
@@ -60,8 +61,7 @@ def tune_process_for_many_clients() -> None:
             resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
         except (ValueError, OSError):
             pass
-    # Full collections over thousands of connection objects stall the loop for ~200 ms.
-    gc.set_threshold(50_000, 50, 100)
+    gc_policy.tune_for_many_clients()
 
 
 def hypercorn_config(settings: Settings) -> Config:
@@ -119,8 +119,8 @@ async def serve(
         shutdown_event = trio.Event()
     # Student names and scores are personal data: only the operator's account may read them.
     settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    secret_key = load_or_create_secret_file(settings.data_dir / "secret.key", settings.secret_key)
-    admin_token = load_or_create_secret_file(settings.data_dir / "admin.token", settings.admin_token)
+    secret_key = load_or_create_secret_file(data_dir_files.secret_key(settings.data_dir), settings.secret_key)
+    admin_token = load_or_create_secret_file(data_dir_files.admin_token(settings.data_dir), settings.admin_token)
     hypercorn_patch.apply()
 
     try:
@@ -210,6 +210,6 @@ def run_until_signalled(settings: Settings, on_started: Callable[[RunningServer]
                 nursery.start_soon(shut_down_on_signal)
                 running = await nursery.start(serve_then_stop)
                 on_started(running)
-                gc.freeze()
+                gc_policy.freeze_survivors()
 
     trio.run(main)

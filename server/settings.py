@@ -4,9 +4,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from server import data_dir as data_dir_files
 from server.quiz.pool import Pool
 
-DEFAULT_DATA_DIR = "./quiz-data"
 DEFAULT_SESSION_ID = "default"
 
 
@@ -35,11 +35,7 @@ class Settings:
 
     @property
     def db_path(self) -> Path:
-        return self.data_dir / "quiz.sqlite3"
-
-    @property
-    def control_socket_path(self) -> Path:
-        return self.data_dir / "control.sock"
+        return data_dir_files.database(self.data_dir)
 
     def join_url(self) -> str:
         return self.base_url().rstrip("/") + "/"

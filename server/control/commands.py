@@ -10,7 +10,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from server.reports import gradebook as export
-from server.room.room import Room, RoomError
+from server.room.room import Room
+from server.session.errors import RoomError
 
 Handler = Callable[[Room, dict[str, Any]], Awaitable[dict[str, Any]]]
 

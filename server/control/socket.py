@@ -26,10 +26,12 @@ from urllib.parse import urlparse
 
 import trio
 
+from server import data_dir as data_dir_files
 from server.control import commands
 from server.auth import tokens_equal
 from server.room.messages import dumps
-from server.room.room import Room, RoomError
+from server.room.room import Room
+from server.session.errors import RoomError
 from server.settings import Settings
 from server.throttle import FailureThrottle
 
@@ -51,7 +53,7 @@ class ControlAddressError(ValueError):
 def parse_control_address(value: str | None, data_dir: Path, allow_remote: bool = False) -> tuple[str, Any]:
     """('unix', path) or ('tcp', (host, port)); refuses a non-loopback TCP bind without allow_remote."""
     if value is None or value in ("", "unix"):
-        return "unix", data_dir / "control.sock"
+        return "unix", data_dir_files.control_socket(data_dir)
     if value.startswith("unix:"):
         return "unix", Path(value[len("unix:") :])
     if value.startswith("tcp://"):

@@ -1,4 +1,4 @@
-"""Connected websocket clients and fan-out.
+"""Who is connected, and fan-out to them.
 
 Each client has a bounded outbound queue drained by its own sender task. The room only
 ever calls `send` (non-blocking): a client whose queue is full is too slow to keep up
@@ -13,8 +13,6 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 import trio
-
-from server.web.hypercorn_patch import FrameBatch
 
 log = logging.getLogger("quizctl.clients")
 
@@ -82,12 +80,13 @@ class ClientConnection:
 
     async def run_sender(
         self,
-        send: Callable[[str], Awaitable[None]],
+        send: Callable[[list[str]], Awaitable[None]],
         close: Callable[[int, str], Awaitable[None]],
     ) -> None:
         """Drain the queue into the socket; on a queued close, close and end the connection.
 
-        Everything already queued goes out in one socket write (a `FrameBatch`): a reveal and
+        Everything already queued (up to MAX_BATCH messages) is handed to `send` at once,
+        which writes them to the socket together (the web layer's FrameBatch): a reveal and
         the next question reach the phone together, for little more than the cost of one.
         """
         channel = self._receive_channel
@@ -102,7 +101,7 @@ class ClientConnection:
                 while True:
                     if isinstance(item, _Close):
                         if texts:
-                            await send(_batch(texts))
+                            await send(texts)
                         with trio.move_on_after(2):
                             await close(item.code, item.reason)
                         self.cancel_scope.cancel()
@@ -114,14 +113,10 @@ class ClientConnection:
                         item = channel.receive_nowait()
                     except (trio.WouldBlock, trio.EndOfChannel):
                         break
-                await send(_batch(texts))
+                await send(texts)
 
 
 MAX_BATCH = 16
-
-
-def _batch(texts: list[str]) -> str:
-    return texts[0] if len(texts) == 1 else FrameBatch(texts)
 
 
 class Hub:
@@ -164,10 +159,6 @@ class Hub:
 
     def send_to_students(self, text: str) -> None:
         for _, client in self.student_connections():
-            client.send(text)
-
-    def send_to_student(self, student_id: str, text: str) -> None:
-        for client in list(self.students.get(student_id, ())):
             client.send(text)
 
     def close_student(self, student_id: str, code: int, farewell: str | None = None) -> None:

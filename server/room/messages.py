@@ -1,37 +1,98 @@
-"""Message shapes of the wire contract (../shared/PROTOCOL.md), named once.
+"""Every message the server sends, built here and nowhere else (docs/protocol.md documents each).
 
-Builders return dicts; `dumps` serializes them compactly. A broadcast is serialized once
-and the same text is queued for every recipient.
+Builders return typed dicts; `dumps` serializes compactly. A broadcast is serialized once
+and the same text is queued for every recipient; a personal broadcast (a reveal, say)
+shares one serialized prefix and appends each student's own fields (`PersonalBroadcast`).
 """
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, NotRequired, TypedDict
 
-from server.session.model import AskedQuestion, Participant, Submission
-from server.quiz.pool import Pool
+from server.quiz.pool import Pool, Question
 from server.quiz.scoring import points_to_score
+from server.session.model import AskedQuestion, DuplicateJoinLog, Participant, SessionRecord, Submission
+from server.session.machine import SessionState
 
 _encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 dumps = _encoder.encode
 
+Ranked = list[tuple[int, Participant]]
+RankOf = Callable[[Participant], "int | None"]
 
-def error(code: str, message: str) -> dict[str, Any]:
+
+class ErrorMessage(TypedDict):
+    type: str
+    code: str
+    message: str
+
+
+class StateMessage(TypedDict):
+    type: str
+    state: str
+    current_question_idx: int | None
+    title: str
+    total_questions: int
+    server_ts: int
+
+
+class QuestionOpenMessage(TypedDict):
+    type: str
+    question_idx: int
+    text: str
+    options: dict[str, str]
+    time_limit: int
+    total_questions: int
+    opened_at_server_ts: int
+    remaining_ms: int
+    server_ts: int
+
+
+class SubmitAckMessage(TypedDict):
+    type: str
+    question_idx: int
+    answer: str | None
+    score: float
+    elapsed_ms: int | None
+
+
+class LeaderboardRow(TypedDict):
+    rank: int
+    name: str
+    score: float
+    student_id: NotRequired[str]
+    is_you: NotRequired[bool]
+
+
+class LiveHistogramMessage(TypedDict):
+    type: str
+    question_idx: int
+    histogram: dict[str, int]
+    submitted_count: int
+    total_count: int
+
+
+PONG = '{"type":"pong"}'
+SESSION_RESET = '{"type":"session_reset"}'
+
+
+def error(code: str, message: str) -> ErrorMessage:
     return {"type": "error", "code": code, "message": message}
 
 
-def state(state: str, current_question_idx: int | None, title: str, total_questions: int, now_ms: int) -> dict:
+def state(record: SessionRecord, now_ms: int) -> StateMessage:
     return {
         "type": "state",
-        "state": state,
-        "current_question_idx": current_question_idx,
-        "title": title,
-        "total_questions": total_questions,
+        "state": str(record.state),
+        "current_question_idx": record.current_question_idx,
+        "title": record.pool.title,
+        "total_questions": len(record.pool.questions),
         "server_ts": now_ms,
     }
 
 
-def question_open(pool: Pool, asked: AskedQuestion, now_ms: int) -> dict[str, Any]:
+def question_open(pool: Pool, asked: AskedQuestion, now_ms: int) -> QuestionOpenMessage:
     question = pool.questions[asked.question_idx]
     return {
         "type": "question_open",
@@ -46,7 +107,7 @@ def question_open(pool: Pool, asked: AskedQuestion, now_ms: int) -> dict[str, An
     }
 
 
-def submit_ack(submission: Submission) -> dict[str, Any]:
+def submit_ack(submission: Submission) -> SubmitAckMessage:
     return {
         "type": "submit_ack",
         "question_idx": submission.question_idx,
@@ -56,11 +117,39 @@ def submit_ack(submission: Submission) -> dict[str, Any]:
     }
 
 
+def command_result(command: str, result: dict[str, Any]) -> dict[str, Any]:
+    """The instructor socket's answer to a command (its result is the session status)."""
+    return {"type": "command_result", "command": command, "result": result}
+
+
+def me(record: SessionRecord, participant: Participant) -> dict[str, Any]:
+    """`GET /me`: who the cookie speaks for, their total and every answer."""
+    return {
+        "student_id": participant.student_id,
+        "name": participant.name,
+        "sid": record.sid,
+        "total_score": points_to_score(participant.total_points),
+        "submissions": [
+            {
+                "question_idx": s.question_idx,
+                "answer": s.answer,
+                "elapsed_ms": s.elapsed_ms,
+                "score": points_to_score(s.points),
+                "status": str(s.status),
+            }
+            for _, s in sorted(participant.submissions.items())
+        ],
+    }
+
+
+# ---------------------------------------------------------------- counts and leaderboards
+
+
 def histogram(asked: AskedQuestion) -> dict[str, int]:
     return {**asked.answer_counts, "missed": asked.missed_count}
 
 
-def live_histogram(asked: AskedQuestion, participant_count: int) -> dict[str, Any]:
+def live_histogram(asked: AskedQuestion, participant_count: int) -> LiveHistogramMessage:
     submitted = asked.submitted_count
     pending = max(0, participant_count - submitted - asked.missed_count)
     return {
@@ -72,11 +161,16 @@ def live_histogram(asked: AskedQuestion, participant_count: int) -> dict[str, An
     }
 
 
-def leaderboard_row(rank: int, participant: Participant, *, with_id: bool = False) -> dict[str, Any]:
-    row: dict[str, Any] = {"rank": rank, "name": participant.name, "score": points_to_score(participant.total_points)}
+def leaderboard_row(rank: int, participant: Participant, *, with_id: bool = False) -> LeaderboardRow:
+    row: LeaderboardRow = {"rank": rank, "name": participant.name, "score": points_to_score(participant.total_points)}
     if with_id:
         row["student_id"] = participant.student_id
     return row
+
+
+def full_leaderboard(ranked: Ranked) -> dict[str, Any]:
+    """The instructor's whole leaderboard (with student ids: never sent to students or the projector)."""
+    return {"type": "full_leaderboard", "leaderboard": [leaderboard_row(r, p, with_id=True) for r, p in ranked]}
 
 
 def personal_fields(rank: int | None, participant: Participant) -> str:
@@ -102,13 +196,181 @@ def _seconds(value: float) -> str:
 SCORE_BINS = 10
 
 
-def score_distribution(totals_points: list[int], question_count: int) -> dict[str, Any]:
+def score_distribution(totals_points: Iterable[int], question_count: int) -> dict[str, Any]:
     max_total = max(1, question_count)
     edge = max_total / SCORE_BINS
     counts = [0] * SCORE_BINS
+    n = 0
     for points in totals_points:
         counts[min(SCORE_BINS - 1, max(0, int(points_to_score(points) // edge)))] += 1
+        n += 1
     buckets = [
         {"label": f"{round(edge * i, 1)}-{round(edge * (i + 1), 1)}", "count": count} for i, count in enumerate(counts)
     ]
-    return {"buckets": buckets, "max_total": max_total, "n": len(totals_points)}
+    return {"buckets": buckets, "max_total": max_total, "n": n}
+
+
+# ---------------------------------------------------------------- instructor views
+
+
+def lobby_update(participants: Iterable[Participant]) -> dict[str, Any]:
+    rows = [{"student_id": p.student_id, "name": p.name, "joined_at_ms": p.joined_at_ms} for p in participants]
+    return {"type": "lobby_update", "participants": rows, "count": len(rows)}
+
+
+def presence_row(p: Participant, answered: bool, attempts: DuplicateJoinLog | None) -> dict[str, Any]:
+    return {
+        "student_id": p.student_id,
+        "name": p.name,
+        "joined_at_ms": p.joined_at_ms,
+        "connected": p.connections > 0,
+        "ws_count": p.connections,
+        "last_seen_ms": p.last_seen_ms,
+        "blur_count": p.blur_count,
+        "hidden_count": p.hidden_count,
+        "duplicate_join_attempts": (attempts or DuplicateJoinLog()).as_json(),
+        "answered_current": answered,
+    }
+
+
+def presence_update_text(
+    current_question_idx: int | None, row_texts: list[str], orphans: list[dict[str, Any]], now_ms: int
+) -> str:
+    """`presence_update` from rows serialized (and cached) one by one."""
+    return (
+        f'{{"type":"presence_update","current_question_idx":{dumps(current_question_idx)},'
+        f'"rows":[{",".join(row_texts)}],"orphan_duplicate_joins":{dumps(orphans)},"server_ts":{now_ms}}}'
+    )
+
+
+def projector_state(
+    record: SessionRecord, *, join_url: str, qr_url: str, connected: int, top10: Ranked, now_ms: int
+) -> dict[str, Any]:
+    """The public big-screen view: aggregates and names only, never a student id."""
+    pool = record.pool
+    asked = record.asked.get(record.current_question_idx) if record.current_question_idx is not None else None
+    question_block = live = reveal = response_times = None
+    if asked is not None and record.state in (SessionState.QUESTION_OPEN, SessionState.QUESTION_CLOSED):
+        question = pool.questions[asked.question_idx]
+        is_open = record.state is SessionState.QUESTION_OPEN
+        question_block = {
+            "idx": asked.question_idx,
+            "text": question.text,
+            "options": question.options,
+            "opened_at_server_ts": asked.opened_at_ms,
+            "time_limit": asked.time_limit,
+            "remaining_ms": max(0, asked.deadline_ms - now_ms) if is_open else 0,
+            "total_questions": len(pool.questions),
+        }
+        counts = live_histogram(asked, len(record.participants))
+        live = {
+            "counts": counts["histogram"],
+            "submitted_count": counts["submitted_count"],
+            "total_count": counts["total_count"],
+        }
+        response_times = response_time_distribution(asked)
+        if not is_open:
+            reveal = {"correct": question.correct, "explanation": question.explanation}
+    return {
+        "type": "projector_state",
+        "sid": record.sid,
+        "state": str(record.state),
+        "title": pool.title,
+        "join_url": join_url,
+        "qr_url": qr_url,
+        "participant_count": len(record.participants),
+        "connected_count": connected,
+        "pool_meta": {
+            "question_count": len(pool.questions),
+            "time_limit_default": pool.time_limit_default,
+            "score_fn": pool.score_fn,
+        },
+        "question": question_block,
+        "live_histogram": live,
+        "reveal": reveal,
+        "response_time_distribution": response_times,
+        "score_distribution": score_distribution(
+            (p.total_points for p in record.participants.values()), len(pool.questions)
+        ),
+        "leaderboard": [leaderboard_row(r, p) for r, p in top10],
+        "server_ts": now_ms,
+    }
+
+
+# ---------------------------------------------------------------- personal broadcasts
+
+
+class PersonalBroadcast:
+    """One message for every student, differing only in a few trailing fields.
+
+    The shared part (and the top-N list) is serialized once; each student's text is that
+    prefix plus their own fields. Only the few students inside the top N get a re-serialized
+    top list, with their row marked `is_you`.
+    """
+
+    def __init__(
+        self,
+        common: dict[str, Any],
+        top_key: str,
+        top: Ranked,
+        rank_of: RankOf,
+        fields: Callable[[Participant], str],
+    ) -> None:
+        self._top = top
+        self._top_key = top_key
+        self._rank_of = rank_of
+        self._fields = fields
+        self._rows = [leaderboard_row(r, p) for r, p in top]
+        self._common = {**common, top_key: self._rows}
+        self._prefix = dumps(common)[:-1]
+        self._top_text = dumps(self._rows)
+        self._top_ids = {p.student_id for _, p in top}
+
+    def for_instructor(self) -> str:
+        return dumps(self._common)
+
+    def for_student(self, participant: Participant) -> str:
+        if participant.student_id in self._top_ids:
+            rows = [{**row, "is_you": True} if p is participant else row for row, (_, p) in zip(self._rows, self._top)]
+            top_text = dumps(rows)
+        else:
+            top_text = self._top_text
+        return (
+            f'{self._prefix},"{self._top_key}":{top_text}'
+            f"{self._fields(participant)}{personal_fields(self._rank_of(participant), participant)}}}"
+        )
+
+
+def reveal(question: Question, asked: AskedQuestion, top5: Ranked, rank_of: RankOf) -> PersonalBroadcast:
+    """`question_closed`: the answer, the counts, and each student's own answer, score and rank."""
+    common = {
+        "type": "question_closed",
+        "question_idx": asked.question_idx,
+        "correct": question.correct,
+        "explanation": question.explanation,
+        "histogram": histogram(asked),
+    }
+
+    def fields(participant: Participant) -> str:
+        mine = participant.submissions.get(asked.question_idx)
+        return (
+            f',"your_answer":{dumps(mine.answer if mine else None)}'
+            f',"your_score":{dumps(points_to_score(mine.points) if mine else 0)}'
+        )
+
+    return PersonalBroadcast(common, "top5", top5, rank_of, fields)
+
+
+def between_questions(next_idx: int, top5: Ranked, rank_of: RankOf) -> PersonalBroadcast:
+    return PersonalBroadcast({"type": "between_questions", "next_idx": next_idx}, "top5", top5, rank_of, lambda p: "")
+
+
+def session_ended(question_count: int, top5: Ranked, rank_of: RankOf) -> PersonalBroadcast:
+    def fields(participant: Participant) -> str:
+        return (
+            f',"questions_answered":{participant.answered_count}'
+            f',"questions_correct":{participant.correct_count}'
+        )
+
+    common = {"type": "session_ended", "questions_total": question_count}
+    return PersonalBroadcast(common, "final_top5", top5, rank_of, fields)

@@ -6,18 +6,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
 from enum import StrEnum
+from typing import Any
 
 from server.quiz.pool import Pool
-
-
-class SessionState(StrEnum):
-    LOBBY = "lobby"
-    QUESTION_OPEN = "question_open"
-    QUESTION_CLOSED = "question_closed"
-    BETWEEN_QUESTIONS = "between_questions"
-    FINISHED = "finished"
+from server.session.machine import SessionState
 
 
 class SubmissionStatus(StrEnum):

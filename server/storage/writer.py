@@ -1,6 +1,8 @@
-"""SQLite persistence: the room's durable log. The only module that speaks SQL.
+"""The group-commit writer: every change the room makes reaches SQLite through here.
 
-One connection, used by one writer task. Writes are queued on a bounded channel; the
+The storage package is the only code that speaks SQL: `schema` (tables, connections),
+`operations` (every statement the room writes, by name), `loading` (rebuilding a
+session from its rows) and this writer. One connection, used by one writer task. Writes are queued on a bounded channel; the
 writer drains everything queued, runs it in a single transaction in a worker thread
 (group commit), then runs each write's `on_commit` callback on the event loop, in
 queue order, before waking its waiter. Each write runs inside its own SAVEPOINT, so a
@@ -9,87 +11,38 @@ read-only file) fails the whole batch and every waiter gets a StorageError.
 """
 from __future__ import annotations
 
-import json
 import logging
 import os
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import trio
 
-from server.session.model import (
-    AskedQuestion,
-    DuplicateJoinLog,
-    Participant,
-    SessionRecord,
-    SessionState,
-    Submission,
-    SubmissionStatus,
-)
-from server.quiz.pool import Pool, parse_pool
+from server.quiz.pool import Pool
+from server.session.model import SessionRecord
+from server.storage import loading
+from server.storage.operations import Statement
+from server.storage.schema import SCHEMA, connect
 
 log = logging.getLogger("quizctl.storage")
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS sessions (
-    sid TEXT PRIMARY KEY,
-    title TEXT NOT NULL,
-    pool_json TEXT NOT NULL,
-    state TEXT NOT NULL DEFAULT 'lobby',
-    current_question_idx INTEGER,
-    updated_at_ms INTEGER
-);
-CREATE TABLE IF NOT EXISTS participants (
-    sid TEXT NOT NULL,
-    student_id TEXT NOT NULL,
-    name TEXT NOT NULL,
-    cookie_id TEXT NOT NULL,
-    joined_at_ms INTEGER NOT NULL,
-    PRIMARY KEY (sid, student_id)
-);
-CREATE TABLE IF NOT EXISTS questions (
-    sid TEXT NOT NULL,
-    question_idx INTEGER NOT NULL,
-    opened_at_ms INTEGER NOT NULL,
-    time_limit INTEGER NOT NULL,
-    closed_at_ms INTEGER,
-    PRIMARY KEY (sid, question_idx)
-);
-CREATE TABLE IF NOT EXISTS submissions (
-    sid TEXT NOT NULL,
-    student_id TEXT NOT NULL,
-    question_idx INTEGER NOT NULL,
-    status TEXT NOT NULL,
-    answer TEXT,
-    elapsed_ms INTEGER,
-    points INTEGER NOT NULL DEFAULT 0,
-    score REAL NOT NULL DEFAULT 0,
-    correct INTEGER NOT NULL DEFAULT 0,
-    submitted_at_ms INTEGER,
-    PRIMARY KEY (sid, student_id, question_idx)
-);
-CREATE TABLE IF NOT EXISTS student_events (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    sid TEXT NOT NULL,
-    student_id TEXT,
-    question_idx INTEGER,
-    kind TEXT NOT NULL,
-    detail TEXT,
-    ts_ms INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS student_events_by_sid ON student_events (sid, kind);
-"""
-
-Statement = tuple[str, Sequence[Any]]
 WRITE_QUEUE_SIZE = 8192
 MAX_BATCH = 4096
 
 
 class StorageError(Exception):
     """A write could not be committed; nothing of it is in the database."""
+
+
+class MemoryDiverged(Exception):
+    """A write was committed but the room's memory could not take it in (a bug in its callback).
+
+    Memory and the database would disagree from here on, so the writer stops the server
+    instead of carrying on: everything acknowledged is committed, and a restart rebuilds
+    memory from the database.
+    """
 
 
 @dataclass(slots=True, eq=False)
@@ -110,14 +63,6 @@ _PER_WRITE_ERRORS = (sqlite3.IntegrityError, sqlite3.ProgrammingError, sqlite3.I
 BACKLOG_RETRY_S = 1.0
 
 
-def connect(db_path: Path) -> sqlite3.Connection:
-    connection = sqlite3.connect(db_path, check_same_thread=False, isolation_level=None)
-    connection.execute("PRAGMA journal_mode=WAL")
-    connection.execute("PRAGMA synchronous=FULL")
-    connection.execute("PRAGMA busy_timeout=5000")
-    return connection
-
-
 class Storage:
     def __init__(self, db_path: Path, *, commit_in_thread: bool = True) -> None:
         self.db_path = db_path
@@ -130,8 +75,6 @@ class Storage:
         # Statements of keep=True writes whose batch failed: committed ahead of everything
         # else once the database can be written again.
         self._backlog: list[Statement] = []
-        self.commits = 0
-        self.writes = 0
 
     # ---- start-up (synchronous, before serving) ----
 
@@ -154,14 +97,8 @@ class Storage:
         return self._connection
 
     def load_or_create(self, sid: str, pool: Pool) -> SessionRecord:
-        """The stored session `sid`, with `pool` as its (possibly edited) quiz."""
-        pool_json = json.dumps(pool.to_json(), ensure_ascii=False)
-        self.connection.execute(
-            "INSERT INTO sessions (sid, title, pool_json) VALUES (?, ?, ?) "
-            "ON CONFLICT(sid) DO UPDATE SET title = excluded.title, pool_json = excluded.pool_json",
-            (sid, pool.title, pool_json),
-        )
-        return load_session(self.connection, sid, pool)
+        """The stored session `sid`, with `pool` as its (possibly edited) quiz (before the writer runs)."""
+        return loading.load_or_create(self.connection, sid, pool)
 
     # ---- the writer ----
 
@@ -199,6 +136,34 @@ class Storage:
         await request.done.wait()
         if request.error is not None:
             raise StorageError(str(request.error)) from request.error
+
+    async def save(self, statements: Sequence[Statement], *, what: str, keep: bool = True) -> None:
+        """Write a change memory has already made; a failure is logged (and shown in `last_error`), not raised.
+
+        With `keep` (state transitions, clears, resets) a write that fails while the database
+        cannot be written is kept and saved once it can; audit events are not kept, so an
+        outage cannot pile them up.
+        """
+        await (await self.queue_save(statements, what=what, keep=keep))
+
+    async def queue_save(
+        self, statements: Sequence[Statement], *, what: str, keep: bool = True
+    ) -> Awaitable[None]:
+        """`save`, in two halves: queue the write now; the returned awaitable waits for its commit."""
+        try:
+            request = await self.queue(statements, keep=keep)
+        except StorageError as exc:
+            log.error("could not save %s: %s", what, exc)
+            return trio.lowlevel.checkpoint()
+
+        async def committed() -> None:
+            try:
+                await self.wait(request)
+            except StorageError as exc:
+                outcome = "kept, and saved once the database can be written" if keep else "lost"
+                log.error("could not save %s now (%s): %s", what, outcome, exc)
+
+        return committed()
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """The single writer task. Returns after `finish()` once every queued write is done."""
@@ -242,15 +207,19 @@ class Storage:
             elif isinstance(kept.error, _PER_WRITE_ERRORS):
                 log.error("dropping kept statements that cannot be saved: %s", kept.error)
                 self._backlog.clear()
+        diverged: BaseException | None = None
         for request in batch:
             if request.error is not None and request.keep and not isinstance(request.error, _PER_WRITE_ERRORS):
                 self._backlog.extend(request.statements)
             if request.error is None and request.on_commit is not None:
                 try:
                     request.on_commit()
-                except Exception:  # a bug in a callback must not stop the writer
-                    log.exception("on_commit callback failed")
+                except Exception as exc:  # committed, but memory did not take it: see MemoryDiverged
+                    log.exception("a committed write could not be applied to memory; stopping the server")
+                    diverged = diverged or exc
             request.done.set()
+        if diverged is not None:
+            raise MemoryDiverged("memory and the database disagree; restart the server to reload it") from diverged
 
     def finish(self) -> None:
         """No more writes; the writer drains the queue and returns."""
@@ -280,76 +249,8 @@ class Storage:
             self.last_error = f"{type(exc).__name__}: {exc}"
             log.error("database write failed (%d writes not committed): %s", len(batch), exc)
             return
-        self.commits += 1
-        self.writes += len(batch)
         if self.last_error is not None:
             log.warning("database writes work again")
         self.last_error = None
 
-
-def load_session(connection: sqlite3.Connection, sid: str, pool: Pool | None = None) -> SessionRecord:
-    """Rebuild a session from its rows. Without `pool`, the stored pool is used (offline export)."""
-    row = connection.execute(
-        "SELECT pool_json, state, current_question_idx FROM sessions WHERE sid = ?", (sid,)
-    ).fetchone()
-    if row is None:
-        raise KeyError(sid)
-    if pool is None:
-        pool = parse_pool(json.loads(row[0]), source=f"<stored pool of session {sid}>")
-    record = SessionRecord(sid=sid, pool=pool, state=SessionState(row[1]), current_question_idx=row[2])
-
-    for question_idx, opened_at_ms, time_limit, closed_at_ms in connection.execute(
-        "SELECT question_idx, opened_at_ms, time_limit, closed_at_ms FROM questions WHERE sid = ? ORDER BY question_idx",
-        (sid,),
-    ):
-        record.asked[question_idx] = AskedQuestion(question_idx, opened_at_ms, time_limit, closed_at_ms)
-
-    for student_id, name, cookie_id, joined_at_ms in connection.execute(
-        "SELECT student_id, name, cookie_id, joined_at_ms FROM participants WHERE sid = ? ORDER BY joined_at_ms, rowid",
-        (sid,),
-    ):
-        record.participants[student_id] = Participant(student_id, name, cookie_id, joined_at_ms)
-
-    for student_id, question_idx, status, answer, elapsed_ms, points, correct in connection.execute(
-        "SELECT student_id, question_idx, status, answer, elapsed_ms, points, correct FROM submissions WHERE sid = ?",
-        (sid,),
-    ):
-        participant = record.participants.get(student_id)
-        asked = record.asked.get(question_idx)
-        if participant is None or asked is None:
-            continue
-        submission = Submission(question_idx, SubmissionStatus(status), answer, elapsed_ms, points, bool(correct))
-        participant.record(submission)
-        asked.count(submission)
-
-    for student_id, kind, count in connection.execute(
-        "SELECT student_id, kind, COUNT(*) FROM student_events WHERE sid = ? AND kind IN ('blur', 'visibility_hidden') "
-        "GROUP BY student_id, kind",
-        (sid,),
-    ):
-        participant = record.participants.get(student_id)
-        if participant is not None:
-            if kind == "blur":
-                participant.blur_count = count
-            else:
-                participant.hidden_count = count
-
-    for student_id, count, latest_ts, latest_detail in connection.execute(
-        "SELECT student_id, COUNT(*), MAX(ts_ms), (SELECT detail FROM student_events e2 WHERE e2.sid = e.sid "
-        "AND e2.student_id = e.student_id AND e2.kind = 'duplicate_join' ORDER BY id DESC LIMIT 1) "
-        "FROM student_events e WHERE sid = ? AND kind = 'duplicate_join' GROUP BY student_id",
-        (sid,),
-    ):
-        record.duplicate_joins[student_id] = DuplicateJoinLog(count, latest_ts, latest_detail)
-    return record
-
-
-def open_read_only(db_path: Path) -> sqlite3.Connection:
-    if not db_path.exists():
-        raise FileNotFoundError(db_path)
-    return sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
-
-
-def stored_session_ids(connection: sqlite3.Connection) -> list[str]:
-    return [row[0] for row in connection.execute("SELECT sid FROM sessions ORDER BY updated_at_ms DESC, rowid DESC")]
 

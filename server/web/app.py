@@ -32,7 +32,10 @@ from server.auth import (
 from server.room.hub import ClientConnection, ClientKind, CloseCode
 from server.room.messages import dumps
 from server.session.model import Participant
-from server.room.room import EVENT_KINDS, Room, RoomError
+from server.room.inputs import EVENT_KINDS
+from server.room.room import Room
+from server.session.errors import RoomError
+from server.web.hypercorn_patch import FrameBatch
 from server.throttle import FailureThrottle, RateLimiter
 
 log = logging.getLogger("quizctl.http")
@@ -281,7 +284,7 @@ def create_app(room: Room, signer: Signer, admin_token: str) -> QuartTrio:
         try:
             with client.cancel_scope:
                 async with trio.open_nursery() as nursery:
-                    nursery.start_soon(client.run_sender, websocket.send, websocket.close)
+                    nursery.start_soon(client.run_sender, send_batch, websocket.close)
                     on_connect(client)
                     try:
                         while True:
@@ -301,7 +304,7 @@ def create_app(room: Room, signer: Signer, admin_token: str) -> QuartTrio:
                             if message is None:
                                 continue
                             if message["type"] == "ping":
-                                client.send('{"type":"pong"}')
+                                client.send(messages.PONG)
                                 continue
                             await on_message(client, message)
                     finally:
@@ -310,6 +313,10 @@ def create_app(room: Room, signer: Signer, admin_token: str) -> QuartTrio:
             connections_per_ip[address] -= 1
             if not connections_per_ip[address]:
                 del connections_per_ip[address]
+
+    async def send_batch(texts: list[str]) -> None:
+        """Queued messages in one socket write (see hypercorn_patch.FrameBatch)."""
+        await websocket.send(texts[0] if len(texts) == 1 else FrameBatch(texts))
 
     def parse_message(client: ClientConnection, data: str) -> dict[str, Any] | None:
         try:
@@ -336,7 +343,7 @@ def create_app(room: Room, signer: Signer, admin_token: str) -> QuartTrio:
                 try:
                     client.send(await room.submit(participant, message.get("question_idx"), message.get("answer")))
                 except RoomError as exc:
-                    client.send(dumps(exc.as_message()))
+                    client.send(dumps(messages.error(exc.code, exc.message)))
             else:
                 client.send(dumps(messages.error("bad_message", f"Unknown message type {kind[:40]!r}.")))
 
@@ -369,9 +376,9 @@ def create_app(room: Room, signer: Signer, admin_token: str) -> QuartTrio:
                 args["confirm"] = True  # the dashboard asks before sending it
             try:
                 result = await commands.run_command(room, command, args)
-                client.send(dumps({"type": "command_result", "command": kind, "result": result}))
+                client.send(dumps(messages.command_result(kind, result)))
             except RoomError as exc:
-                client.send(dumps(exc.as_message()))
+                client.send(dumps(messages.error(exc.code, exc.message)))
 
         await run_connection(client, room.connect_instructor, on_message, room.disconnect)
 

@@ -1,0 +1,231 @@
+"""Students' requests: joining, answering, presence events, and who a cookie speaks for.
+
+Invariants worth knowing before editing:
+- Joins and answers change memory in their write's `on_commit` callback, which the
+  storage writer runs in queue order before waking anyone. So when a state transition
+  queued after them (a close, say) resumes, they are already in memory, and the reveal
+  counts exactly the answers the database holds.
+- A `submit_ack` is returned only after the answer's row is committed.
+- `forget_all` (reset) and `clear` drop participants from memory at once; callbacks of
+  writes queued before them check `generation` / participant identity and do nothing.
+- Work per answer is O(1): counters change in place, the ranking is only invalidated.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import trio
+
+from server.auth import new_cookie_id
+from server.clock import Clock
+from server.room import inputs, messages
+from server.room.messages import dumps
+from server.room.ranking import Ranking
+from server.room.views import CoalescedViews
+from server.quiz.scoring import points_for
+from server.session.errors import RoomError
+from server.session.machine import SessionState
+from server.session.model import DuplicateJoinLog, Participant, SessionRecord, Submission, SubmissionStatus
+from server.storage.operations import SessionLog
+from server.storage.writer import Storage, StorageError
+
+log = logging.getLogger("quizctl.room")
+
+DUPLICATE_ID = RoomError(
+    "duplicate_student_id", "This student ID has already joined. If it is yours, ask the instructor to clear it.", 409
+)
+
+
+@dataclass(slots=True, eq=False)
+class _PendingAnswer:
+    done: trio.Event = field(default_factory=trio.Event)
+    ack_text: str | None = None
+    error: RoomError | None = None
+
+
+class Students:
+    """The members of a session and what they send; the room's transitions run elsewhere (`Room`)."""
+
+    def __init__(
+        self,
+        record: SessionRecord,
+        storage: Storage,
+        clock: Clock,
+        views: CoalescedViews,
+        ranking: Ranking,
+    ) -> None:
+        self._record = record
+        self._storage = storage
+        self._log = SessionLog(record.sid)
+        self.clock = clock
+        self._views = views
+        self._ranking = ranking
+        # Bumped by a reset: callbacks of writes queued before it find a newer generation and do nothing.
+        self.generation = 0
+        self._pending_answers: dict[tuple[str, int], _PendingAnswer] = {}
+        self._pending_joins: set[str] = set()
+
+    @property
+    def participants(self) -> dict[str, Participant]:
+        return self._record.participants
+
+    def authenticate(self, sid: str, student_id: str, cookie_id: str) -> Participant | None:
+        """The participant a cookie speaks for, or None if it is for another session or stale."""
+        if sid != self._record.sid:
+            return None
+        participant = self.participants.get(student_id)
+        if participant is None or participant.cookie_id != cookie_id:
+            return None
+        return participant
+
+    def require_member(self, participant: Participant) -> None:
+        """Refuse a participant object that `clear` or a reset has removed meanwhile."""
+        if self.participants.get(participant.student_id) is not participant:
+            raise RoomError("not_joined", "You are no longer in this session; join again.", 401)
+
+    # ---------------------------------------------------------------- joining
+
+    async def join(
+        self, student_id: Any, name: Any, *, current: Participant | None = None, detail: str | None = None
+    ) -> Participant:
+        """First claim wins. `current` is the participant the caller's cookie already speaks for."""
+        student_id = inputs.validate_student_id(student_id)
+        name = inputs.validate_name(name)
+        existing = self.participants.get(student_id)
+        if existing is not None and existing is current:
+            return existing
+        if existing is not None or student_id in self._pending_joins:
+            await self._log_duplicate_join(student_id, name, detail)
+            raise DUPLICATE_ID
+        now = self.clock.now_ms()
+        participant = Participant(student_id, name, new_cookie_id(), now, last_seen_ms=now)
+        generation = self.generation
+
+        def on_commit() -> None:
+            if self.generation != generation:
+                return
+            for asked in self._record.asked.values():
+                if asked.closed_at_ms is not None and asked.question_idx not in participant.submissions:
+                    missed = Submission(asked.question_idx, SubmissionStatus.MISSED)
+                    participant.record(missed)
+                    asked.count(missed)
+            self.participants[student_id] = participant
+            self._ranking.invalidate()
+            self._views.mark(lobby=True, presence=True, histogram=True)
+
+        self._pending_joins.add(student_id)
+        try:
+            await self._storage.write(self._log.participant_joined(participant), on_commit)
+        except StorageError as exc:
+            raise RoomError("storage_unavailable", "The server cannot save right now; try again.", 503) from exc
+        finally:
+            self._pending_joins.discard(student_id)
+        log.info("joined: %s (%s)", student_id, name)
+        return participant
+
+    async def _log_duplicate_join(self, student_id: str, name: str, detail: str | None) -> None:
+        now = self.clock.now_ms()
+        entry = self._record.duplicate_joins.setdefault(student_id, DuplicateJoinLog())
+        entry.count += 1
+        entry.latest_ts = now
+        entry.latest_detail = dumps({"name": name, "from": detail})
+        log.warning("duplicate join attempt on student id %s (name %r, from %s)", student_id, name, detail)
+        self._views.mark(presence=True)
+        event = self._log.event(student_id, "duplicate_join", None, entry.latest_detail, now)
+        await self._storage.save([event], what="duplicate join", keep=False)
+
+    # ---------------------------------------------------------------- presence
+
+    async def record_event(self, participant: Participant, kind: Any, question_idx: Any = None) -> None:
+        """A tab switch (blur, hidden) or return, counted for the dashboard and logged."""
+        self.require_member(participant)
+        kind = inputs.event_kind(kind)
+        question_idx = inputs.question_idx(question_idx, count=inputs.EVENT_QUESTION_LIMIT, optional=True)
+        now = self.clock.now_ms()
+        participant.last_seen_ms = now
+        if kind == "blur":
+            participant.blur_count += 1
+        elif kind == "visibility_hidden":
+            participant.hidden_count += 1
+        self._views.mark(presence=True)
+        event = self._log.event(participant.student_id, kind, question_idx, None, now)
+        await self._storage.save([event], what="event", keep=False)
+
+    # ---------------------------------------------------------------- answering
+
+    async def submit(self, participant: Participant, question_idx: Any, answer: Any) -> str:
+        """Validate, commit and return the `submit_ack` text; raise RoomError when refused."""
+        self.require_member(participant)
+        question_idx = inputs.question_idx(question_idx)
+        if not isinstance(answer, str) or answer not in ("A", "B", "C", "D"):
+            raise RoomError("bad_answer", "answer must be one of A, B, C, D.")
+        record = self._record
+        asked = record.asked.get(question_idx) if question_idx is not None else None
+        if record.state is not SessionState.QUESTION_OPEN or asked is None or record.current_question_idx != question_idx:
+            raise RoomError("not_open", f"Question {question_idx} is not open.")
+        question = record.pool.questions[asked.question_idx]
+        if answer not in question.options:
+            raise RoomError("bad_answer", f"answer must be one of {', '.join(question.options)}.")
+        existing = participant.submissions.get(asked.question_idx)
+        if existing is not None and existing.status is SubmissionStatus.SUBMITTED:
+            return dumps(messages.submit_ack(existing))
+        key = (participant.student_id, asked.question_idx)
+        pending = self._pending_answers.get(key)
+        if pending is not None:  # the same answer sent twice before the first committed
+            await pending.done.wait()
+            if pending.ack_text is None:
+                assert pending.error is not None
+                raise pending.error
+            return pending.ack_text
+
+        now = self.clock.now_ms()
+        elapsed_ms = max(0, now - asked.opened_at_ms)
+        if elapsed_ms > asked.time_limit * 1000:
+            raise RoomError("time_expired", "Time is up for this question.")
+        correct = answer == question.correct
+        points = points_for(record.pool.score_fn, correct, elapsed_ms, asked.time_limit * 1000)
+        submission = Submission(asked.question_idx, SubmissionStatus.SUBMITTED, answer, elapsed_ms, points, correct)
+
+        def on_commit() -> None:
+            if self.participants.get(participant.student_id) is not participant:
+                return  # cleared or reset while the write was queued; the delete follows it
+            participant.record(submission)
+            participant.last_seen_ms = now
+            asked.count(submission)
+            self._ranking.invalidate()
+            self._views.mark(presence=True, histogram=True)
+
+        pending = self._pending_answers[key] = _PendingAnswer()
+        try:
+            await self._storage.write(self._log.answer_submitted(participant.student_id, submission, now), on_commit)
+            pending.ack_text = dumps(messages.submit_ack(submission))
+            return pending.ack_text
+        except StorageError as exc:
+            pending.error = RoomError("storage_unavailable", "Your answer could not be saved; please try again.", 503)
+            raise pending.error from exc
+        finally:
+            del self._pending_answers[key]
+            pending.done.set()
+
+    # ---------------------------------------------------------------- removing
+
+    def clear(self, student_id: Any) -> Participant:
+        """Remove a participant and their answers from memory (the caller saves it); RoomError if unknown."""
+        if not isinstance(student_id, str) or student_id not in self.participants:
+            raise RoomError("unknown_student", f"No participant with student ID {student_id!r}.", 404)
+        participant = self.participants.pop(student_id)
+        for submission in participant.submissions.values():
+            asked = self._record.asked.get(submission.question_idx)
+            if asked is not None:
+                asked.count(submission, -1)
+        self._ranking.invalidate()
+        return participant
+
+    def forget_all(self) -> None:
+        """A reset: nobody is a member any more, and writes still queued for them change nothing."""
+        self.generation += 1
+        self._record.participants = {}
+        self._record.duplicate_joins = {}
+        self._ranking.invalidate()

@@ -1,0 +1,74 @@
+"""The database's tables and how a connection to it is opened.
+
+One SQLite file in the data dir (WAL, synchronous=FULL: a commit survives a power cut).
+Every session of a course lives in the same file, told apart by `sid`.
+"""
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS sessions (
+    sid TEXT PRIMARY KEY,
+    title TEXT NOT NULL,
+    pool_json TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT 'lobby',
+    current_question_idx INTEGER,
+    updated_at_ms INTEGER
+);
+CREATE TABLE IF NOT EXISTS participants (
+    sid TEXT NOT NULL,
+    student_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    cookie_id TEXT NOT NULL,
+    joined_at_ms INTEGER NOT NULL,
+    PRIMARY KEY (sid, student_id)
+);
+CREATE TABLE IF NOT EXISTS questions (
+    sid TEXT NOT NULL,
+    question_idx INTEGER NOT NULL,
+    opened_at_ms INTEGER NOT NULL,
+    time_limit INTEGER NOT NULL,
+    closed_at_ms INTEGER,
+    PRIMARY KEY (sid, question_idx)
+);
+CREATE TABLE IF NOT EXISTS submissions (
+    sid TEXT NOT NULL,
+    student_id TEXT NOT NULL,
+    question_idx INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    answer TEXT,
+    elapsed_ms INTEGER,
+    points INTEGER NOT NULL DEFAULT 0,
+    score REAL NOT NULL DEFAULT 0,
+    correct INTEGER NOT NULL DEFAULT 0,
+    submitted_at_ms INTEGER,
+    PRIMARY KEY (sid, student_id, question_idx)
+);
+CREATE TABLE IF NOT EXISTS student_events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    sid TEXT NOT NULL,
+    student_id TEXT,
+    question_idx INTEGER,
+    kind TEXT NOT NULL,
+    detail TEXT,
+    ts_ms INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS student_events_by_sid ON student_events (sid, kind);
+"""
+
+
+def connect(db_path: Path) -> sqlite3.Connection:
+    connection = sqlite3.connect(db_path, check_same_thread=False, isolation_level=None)
+    connection.execute("PRAGMA journal_mode=WAL")
+    connection.execute("PRAGMA synchronous=FULL")
+    connection.execute("PRAGMA busy_timeout=5000")
+    return connection
+
+
+def open_read_only(db_path: Path) -> sqlite3.Connection:
+    """A connection that cannot write, for reading a data dir while a server may be using it."""
+    if not db_path.exists():
+        raise FileNotFoundError(db_path)
+    return sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
