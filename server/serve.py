@@ -121,7 +121,6 @@ async def serve(
     settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     secret_key = load_or_create_secret_file(data_dir_files.secret_key(settings.data_dir), settings.secret_key)
     admin_token = load_or_create_secret_file(data_dir_files.admin_token(settings.data_dir), settings.admin_token)
-    hypercorn_patch.apply()
 
     try:
         async with open_room(settings) as room:

@@ -1,7 +1,9 @@
-"""Three changes to Hypercorn 0.18 that a 5,000-phone lecture needs.
+"""Three changes to Hypercorn 0.18.0 that a 5,000-phone lecture needs.
 
-Hypercorn has no settings for them, so each replaces a function in Hypercorn (the
-versions are pinned in pyproject.toml):
+Hypercorn has no settings for them, so each replaces a function in Hypercorn. They were
+written against hypercorn 0.18.0 (pinned in pyproject.toml), and `apply()` refuses to run
+on anything else: another version, or a function whose source differs from the one
+fingerprinted here, raises `HypercornPatchError` before anything is replaced.
 
 - A socket write that makes no progress for SEND_STALL_TIMEOUT_S aborts the connection.
   Hypercorn shields every `send_all` from cancellation, so a peer that stops reading
@@ -15,68 +17,158 @@ versions are pinned in pyproject.toml):
   text messages and written to the socket at once. Per message, the cost is in the
   layers (Quart, ASGI, wsproto, trio's send machinery), not in the bytes: a reveal and
   the next question written together cost little more than one. Measured with
-  bench/: fan-out p99 at N = 5,000 went from 690 to 421 ms.
+  bench/: fan-out p99 at N = 5,000 went from 690 to 421 ms. An empty batch sends nothing.
+
+To move to another Hypercorn: read each function named in EXPECTED_FINGERPRINTS in the
+new version, adapt the replacement if it changed, then update HYPERCORN_VERSION, the
+fingerprints (`fingerprint(function)`) and the pin in pyproject.toml together.
 """
 from __future__ import annotations
 
+import hashlib
+import inspect
 import logging
-from collections.abc import Iterable
-from typing import Any
+import textwrap
+from collections.abc import Callable, Iterable
+from importlib import metadata
+from typing import Any, NoReturn, Self
 
-import hypercorn.protocol.ws_stream as ws_stream
-import hypercorn.trio.tcp_server as tcp_server
 import trio
+import wsproto.handshake
 from hypercorn.events import Closed, RawData
+from hypercorn.protocol import ws_stream
 from hypercorn.protocol.events import Data
+from hypercorn.trio import tcp_server
 from wsproto.events import TextMessage
 from wsproto.utilities import LocalProtocolError
 
 log = logging.getLogger("quizctl.http")
 
 SEND_STALL_TIMEOUT_S = 10.0
+HYPERCORN_VERSION = "0.18.0"
+# sha256 (first 16 hex digits) of the dedented source of each function, as in hypercorn 0.18.0.
+EXPECTED_FINGERPRINTS = {
+    # Not replaced, but it calls the module's `server_extensions_handshake`, which is, and
+    # must treat its None as "no extension accepted".
+    "hypercorn.protocol.ws_stream.Handshake.accept": "9734b31d6fc403a4",
+    # Wrapped: a FrameBatch is framed here, everything else goes through the original.
+    "hypercorn.protocol.ws_stream.WSStream.app_send": "05aef97d75f5d0c6",
+    # Replaced for RawData (the socket write), the original for every other event.
+    "hypercorn.trio.tcp_server.TCPServer.protocol_send": "22b51ba714d07580",
+}
 _applied = False
 # The socket writes under way (each shielded from cancellation): deadline -> its server's Config.
 _sends_in_flight: dict[trio.CancelScope, Any] = {}
+
+
+class HypercornPatchError(RuntimeError):
+    """The installed Hypercorn is not the one the patch was written for: the server must not start."""
 
 
 class FrameBatch(str):
     """Text messages for one websocket, passed through Quart's `websocket.send` as one value.
 
     It is a `str` only so that Quart hands it to the ASGI server unchanged; the patched
-    Hypercorn stream recognises it and sends each of `texts` as its own frame.
+    Hypercorn stream recognises it and sends each of `texts` as its own frame. A batch
+    inside a batch is flattened (its own value is the empty string, never a message).
     """
 
     texts: tuple[str, ...]
 
-    def __new__(cls, texts: Iterable[str]) -> FrameBatch:
+    def __new__(cls, texts: Iterable[str]) -> Self:
         batch = super().__new__(cls, "")
-        batch.texts = tuple(texts)
+        batch.texts = tuple(
+            part for text in texts for part in (text.texts if isinstance(text, FrameBatch) else (text,))
+        )
         return batch
 
 
 def apply() -> None:
+    """Patch Hypercorn (once per process), after checking it is the version the patch was written for.
+
+    Raises HypercornPatchError, replacing nothing, when the installed Hypercorn is another
+    version or one of the functions involved is not the one expected.
+    """
     global _applied
     if _applied:
         return
-    _applied = True
-    ws_stream.server_extensions_handshake = lambda *args, **kwargs: None  # type: ignore[assignment]
-    original_app_send = ws_stream.WSStream.app_send
-
-    async def app_send(self: Any, message: Any) -> None:
-        text = message.get("text") if message is not None else None
-        if isinstance(text, FrameBatch) and message.get("type") == "websocket.send":
-            if self.closed or self.state != ws_stream.ASGIWebsocketState.CONNECTED:
-                return
-            try:
-                data = b"".join(self.connection.send(TextMessage(data=part)) for part in text.texts)
-            except LocalProtocolError:
-                return
-            await self.send(Data(stream_id=self.stream_id, data=data))
-            return
-        await original_app_send(self, message)
-
-    ws_stream.WSStream.app_send = app_send  # type: ignore[method-assign]
+    verify()
+    ws_stream.server_extensions_handshake = _accept_no_extensions  # type: ignore[attr-defined]
+    ws_stream.WSStream.app_send = _app_send  # type: ignore[method-assign]
     tcp_server.TCPServer.protocol_send = _protocol_send  # type: ignore[method-assign]
+    _applied = True
+
+
+def installed_hypercorn_version() -> str:
+    """The version of the installed Hypercorn distribution."""
+    return metadata.version("hypercorn")
+
+
+def fingerprint(function: Callable[..., Any]) -> str:
+    """sha256 (first 16 hex digits) of the function's dedented source; '(no source)' if it has none."""
+    try:
+        source = textwrap.dedent(inspect.getsource(function))
+    except (OSError, TypeError):
+        return "(no source)"
+    return hashlib.sha256(source.encode("utf-8")).hexdigest()[:16]
+
+
+def verify() -> None:
+    """Raise HypercornPatchError unless Hypercorn is exactly what the patch was written against."""
+    installed = installed_hypercorn_version()
+    if installed != HYPERCORN_VERSION:
+        raise HypercornPatchError(
+            f"quizctl's Hypercorn patch (server/web/hypercorn_patch.py) was written for hypercorn "
+            f"{HYPERCORN_VERSION}, but hypercorn {installed} is installed. Install the pinned version: "
+            f"pip install 'hypercorn[trio]=={HYPERCORN_VERSION}'."
+        )
+    if getattr(ws_stream, "server_extensions_handshake", None) is not wsproto.handshake.server_extensions_handshake:
+        _refuse_changed("hypercorn.protocol.ws_stream.server_extensions_handshake", "is not wsproto's function")
+    for name, function in _functions_checked().items():
+        actual = fingerprint(function)
+        if actual != EXPECTED_FINGERPRINTS[name]:
+            _refuse_changed(name, f"has source fingerprint {actual}, not {EXPECTED_FINGERPRINTS[name]}")
+
+
+def _functions_checked() -> dict[str, Callable[..., Any]]:
+    """Each function named in EXPECTED_FINGERPRINTS, as installed right now."""
+    return {
+        "hypercorn.protocol.ws_stream.Handshake.accept": ws_stream.Handshake.accept,
+        "hypercorn.protocol.ws_stream.WSStream.app_send": ws_stream.WSStream.app_send,
+        "hypercorn.trio.tcp_server.TCPServer.protocol_send": tcp_server.TCPServer.protocol_send,
+    }
+
+
+def _refuse_changed(name: str, difference: str) -> NoReturn:
+    raise HypercornPatchError(
+        f"quizctl's Hypercorn patch (server/web/hypercorn_patch.py) expects {name} as in hypercorn "
+        f"{HYPERCORN_VERSION}, but the installed one {difference}: this Hypercorn was modified or "
+        f"patched by something else. Reinstall it: pip install --force-reinstall 'hypercorn[trio]=={HYPERCORN_VERSION}'."
+    )
+
+
+def _accept_no_extensions(*args: Any, **kwargs: Any) -> None:
+    """Hypercorn's extension handshake, accepting none (so permessage-deflate is never enabled)."""
+
+
+_original_app_send = ws_stream.WSStream.app_send
+
+
+async def _app_send(self: Any, message: Any) -> None:
+    """Hypercorn's ASGI send, with a FrameBatch written as its texts' frames in one socket write."""
+    text = message.get("text") if message is not None else None
+    if isinstance(text, FrameBatch) and message.get("type") == "websocket.send":
+        if self.closed or self.state != ws_stream.ASGIWebsocketState.CONNECTED:
+            return
+        if not text.texts:
+            return  # nothing to send; written as-is it would be an empty text frame
+        try:
+            data = b"".join(self.connection.send(TextMessage(data=part)) for part in text.texts)
+        except LocalProtocolError:
+            return
+        await self.send(Data(stream_id=self.stream_id, data=data))
+        return
+    await _original_app_send(self, message)
 
 
 _original_protocol_send = tcp_server.TCPServer.protocol_send

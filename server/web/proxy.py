@@ -55,7 +55,7 @@ class TrustedProxyMiddleware:
                 return str(address)
         return str(parse_address(hops[0]))  # every hop is one of our proxies
 
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] in ("http", "websocket"):
             client = scope.get("client")
             if self.trusted(client[0] if client else None):
