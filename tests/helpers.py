@@ -38,7 +38,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 from urllib.parse import urlparse
 
@@ -234,12 +233,10 @@ class ServerProcess:
     async def start(self) -> ServerProcess:
         """Launch it and wait (without blocking the loop) until it says it is ready."""
         self._launch()
-        try:
-            with trio.fail_after(START_S):
-                while not self._settled.is_set():
-                    await trio.sleep(0.02)
-        finally:
-            self._check_started()
+        with trio.move_on_after(START_S):  # a server that is not up in time is reported below, with its output
+            while not self._settled.is_set():
+                await trio.sleep(0.02)
+        self._check_started()
         return self
 
     def start_blocking(self) -> ServerProcess:
@@ -264,8 +261,9 @@ class ServerProcess:
         self._join_reader()
 
     async def stop(self, sig: int = signal.SIGTERM) -> int:
-        """Send `sig` and wait (on a thread, bounded by STOP_S) for the exit code."""
-        return await trio.to_thread.run_sync(self.stop_blocking, sig)
+        """Send `sig` and wait (on a thread) for the exit code; the wait gives up after STOP_S."""
+        with trio.fail_after(STOP_S + WAIT_S + 1):  # stop_blocking's own limits come first
+            return await trio.to_thread.run_sync(self.stop_blocking, sig, abandon_on_cancel=True)
 
     def stop_blocking(self, sig: int = signal.SIGTERM) -> int:
         assert self.process is not None
@@ -699,9 +697,7 @@ class ControlClient:
     async def __aenter__(self) -> ControlClient:
         return self
 
-    async def __aexit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
-    ) -> None:
+    async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
 
 

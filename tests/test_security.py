@@ -52,13 +52,13 @@ async def ws_close_code(base_url: str, path: str, cookie: str | None) -> int | N
 async def raw_http(base_url: str, request: bytes) -> tuple[int, dict[str, str], bytes]:
     """Send `request` byte for byte (no client-side path normalisation); parse the response."""
     url = urlparse(base_url)
-    stream = await trio.open_tcp_stream(url.hostname, url.port)
     parser = h11.Connection(h11.CLIENT)
     parser.send(h11.Request(method="GET", target="/", headers=[("Host", "x")]))  # puts h11 in the right state
     parser.send(h11.EndOfMessage())
-    await stream.send_all(request)
     status, headers, body = 0, {}, b""
     with trio.fail_after(WAIT_S):
+        stream = await trio.open_tcp_stream(url.hostname, url.port)
+        await stream.send_all(request)
         while True:
             event = parser.next_event()
             if event is h11.NEED_DATA:
