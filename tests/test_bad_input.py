@@ -7,7 +7,7 @@ import httpx
 import trio
 
 from server.serve import RunningServer
-from tests.conftest import Student
+from tests.helpers import Instructor, Student
 
 
 async def snapshot(server: RunningServer) -> tuple:
@@ -64,10 +64,10 @@ async def test_websocket_rejects_bad_messages_and_keeps_the_socket(server: Runni
         before = await snapshot(server)
         raw_cases = ["not json", "[]", '"submit"', '{"no_type": 1}', '{"type": "hack"}', '{"type": 5}']
         for raw in raw_cases:
-            await ws.send_message(raw)
+            assert await ws.send_text(raw)
             reply = await student.expect("error")
             assert reply["code"] == "bad_message", raw
-        await ws.send_message(b"\x00\x01binary")
+        assert await ws.send_bytes(b"\x00\x01binary")
         assert (await student.expect("error"))["code"] == "bad_message"
         submit_cases = [
             ({"question_idx": "2", "answer": "A"}, "bad_question"),
@@ -99,8 +99,6 @@ async def test_websocket_rejects_bad_messages_and_keeps_the_socket(server: Runni
 
 
 async def test_unknown_instructor_messages_and_commands(server: RunningServer) -> None:
-    from tests.conftest import Instructor
-
     instructor = Instructor(server)
     async with instructor.connect():
         for message, code in (

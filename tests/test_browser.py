@@ -1,7 +1,7 @@
 """The three pages in a real browser (Playwright + Debian's Chromium) against a real server.
 
-The server runs as a subprocess (`python -m quizctl serve`), because Playwright's sync API
-would block a trio loop in this process. Tests are plain synchronous functions; under
+The server runs as a subprocess (`ServerProcess`: `python -m quizctl serve`), because
+Playwright's sync API would block a trio loop in this process. Tests are plain synchronous functions; under
 pytest-trio's trio_mode they simply run as ordinary tests.
 
 Every assertion is on what a person sees (visible text, the marked button, the QR image),
@@ -17,11 +17,7 @@ import csv
 import io
 import os
 import re
-import signal
 import socket
-import subprocess
-import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -30,8 +26,9 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Dialog, Page, expect, sync_playwright
 
-REPO = Path(__file__).resolve().parent.parent
-POOL = REPO / "pools" / "tiny.json"
+from tests.helpers import POOLS, REPO, WAIT_S, ServerProcess
+
+POOL = POOLS / "tiny.json"
 SCREENSHOTS = REPO / "tests" / "screenshots"
 CHROMIUM = os.environ.get("QUIZCTL_CHROMIUM", "/usr/bin/chromium")
 LAUNCH_ARGS = [
@@ -60,90 +57,30 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-class Server:
-    """`python -m quizctl serve tiny.json --port PORT --data-dir D`, restartable on the same port.
+class BrowserServer(ServerProcess):
+    """The tiny pool on a fixed port, so the pages find it again after a restart."""
 
-    Output is drained by a thread (a full pipe would block the server's logging).
-    """
-
-    def __init__(self, data_dir: Path, port: int) -> None:
-        self.data_dir = data_dir
-        self.port = port
-        self.url = f"http://127.0.0.1:{port}"
-        self.process: subprocess.Popen[str] | None = None
-        self.drainer: threading.Thread | None = None
-        self.output: list[str] = []
-
-    def start(self) -> Server:
-        ready = threading.Event()
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "quizctl", "serve", str(POOL), "--port", str(self.port), "--data-dir", str(self.data_dir)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-            cwd=str(REPO),
-        )
-        process = self.process
-
-        def drain() -> None:
-            assert process.stdout is not None
-            with process.stdout:
-                for line in process.stdout:
-                    self.output.append(line)
-                    if line.startswith("Press Ctrl-C"):
-                        ready.set()
-            ready.set()
-
-        self.drainer = threading.Thread(target=drain, daemon=True)
-        self.drainer.start()
-        if not ready.wait(30) or process.poll() is not None:
-            raise RuntimeError("server did not start:\n" + "".join(self.output))
-        assert any(f"Students:   {self.url}/" in line for line in self.output), "".join(self.output)
+    def start_blocking(self) -> BrowserServer:
+        super().start_blocking()
+        assert self.url == f"http://127.0.0.1:{self.port}", "".join(self.output)
         return self
-
-    @property
-    def admin_token(self) -> str:
-        return (self.data_dir / "admin.token").read_text().strip()
-
-    @property
-    def instructor_url(self) -> str:
-        return f"{self.url}/instructor?token={self.admin_token}"
 
     def admin(self, command: str, **body: Any) -> dict[str, Any]:
         response = httpx.post(
             f"{self.url}/admin/{command}",
             json=body,
             headers={"Authorization": f"Bearer {self.admin_token}"},
-            timeout=10,
+            timeout=WAIT_S,
         )
         assert response.status_code == 200, response.text
         return response.json()
 
-    def stop(self) -> int:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGTERM)
-        code = self.process.wait(20)
-        self._join_drainer()
-        return code
-
-    def ensure_stopped(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(10)
-        self._join_drainer()
-
-    def _join_drainer(self) -> None:
-        if self.drainer is not None:
-            self.drainer.join(10)
-            self.drainer = None
-
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[Server]:
-    running = Server(tmp_path / "data", free_port())
-    running.start()
+def server(tmp_path: Path) -> Iterator[BrowserServer]:
+    running = BrowserServer(POOL, tmp_path / "data", port=free_port())
     try:
+        running.start_blocking()
         yield running
     finally:
         running.ensure_stopped()
@@ -264,7 +201,7 @@ def open_from_dashboard(instructor: Page, number: int, time_limit: int) -> None:
 # ---------------------------------------------------------------- tests
 
 
-def test_a_full_question_on_all_three_pages(server: Server, pages: Pages) -> None:
+def test_a_full_question_on_all_three_pages(server: BrowserServer, pages: Pages) -> None:
     projector = pages.open("projector", f"{server.url}/projector", **PROJECTOR)
     instructor = pages.open("instructor", server.instructor_url, **LAPTOP)
     pages.accept_confirms.add("instructor")
@@ -411,7 +348,7 @@ def test_a_full_question_on_all_three_pages(server: Server, pages: Pages) -> Non
     assert pages.csp_errors() == []
 
 
-def test_reload_keeps_the_answer_and_pages_reconnect_after_a_restart(server: Server, pages: Pages) -> None:
+def test_reload_keeps_the_answer_and_pages_reconnect_after_a_restart(server: BrowserServer, pages: Pages) -> None:
     student = pages.open("student", f"{server.url}/", **PHONE)
     other = pages.open("other", f"{server.url}/", **PHONE)
     instructor = pages.open("instructor", server.instructor_url, **LAPTOP)
@@ -434,13 +371,13 @@ def test_reload_keeps_the_answer_and_pages_reconnect_after_a_restart(server: Ser
     pages.shot(student, "student", "1-after-reload")
 
     # ---- stop the server: every page notices
-    assert server.stop() == 0
+    assert server.stop_blocking() == 0
     for page in (student, other, instructor, projector):
         expect(page.locator("#conn")).to_have_text("Reconnecting…")
     pages.shot_all("2-server-down")
 
     # ---- start it again on the same port and data dir: the pages come back by themselves
-    server.start()
+    server.start_blocking()
     for page in (student, other, instructor, projector):
         expect(page.locator("#conn")).to_have_text("Connected", timeout=15_000)
     expect(student.get_by_role("heading", name="What is 2 + 2?")).to_be_visible()
@@ -467,7 +404,7 @@ def test_reload_keeps_the_answer_and_pages_reconnect_after_a_restart(server: Ser
     assert pages.csp_errors() == []
 
 
-def test_a_hostile_name_is_shown_as_text(server: Server, pages: Pages) -> None:
+def test_a_hostile_name_is_shown_as_text(server: BrowserServer, pages: Pages) -> None:
     instructor = pages.open("instructor", server.instructor_url, **LAPTOP)
     projector = pages.open("projector", f"{server.url}/projector", **PROJECTOR)
     student = pages.open("student", f"{server.url}/", **PHONE)
@@ -498,7 +435,7 @@ def test_a_hostile_name_is_shown_as_text(server: Server, pages: Pages) -> None:
     assert pages.csp_errors() == []
 
 
-def test_join_errors_and_clearing_a_student(server: Server, pages: Pages) -> None:
+def test_join_errors_and_clearing_a_student(server: BrowserServer, pages: Pages) -> None:
     first = pages.open("first", f"{server.url}/", **PHONE)
     second = pages.open("second", f"{server.url}/", **PHONE)
     instructor = pages.open("instructor", server.instructor_url, **LAPTOP)

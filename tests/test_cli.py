@@ -6,89 +6,15 @@ TCP); the server is the in-process `server` fixture, so the tests can look at
 """
 from __future__ import annotations
 
-import json
-import math
-import os
 import socket
-import sys
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
-import trio
 
-from server.clock import Clock
 from server.control.socket import ControlAddressError, parse_control_address
 from server.quiz.pool import Pool
 from server.serve import RunningServer
-from tests.conftest import POOLS, REPO, Student, close_code, running_server
-
-HINT = "Is `quizctl serve` running with this --data-dir?"
-
-
-# ---------------------------------------------------------------- helpers (also used by test_control, test_export)
-
-
-@dataclass
-class Run:
-    returncode: int
-    stdout_bytes: bytes
-    stderr: str
-
-    @property
-    def stdout(self) -> str:
-        return self.stdout_bytes.decode("utf-8")
-
-    def json(self) -> Any:
-        assert self.returncode == 0, self.stderr
-        return json.loads(self.stdout)
-
-
-async def quizctl(*args: str, data_dir: Path | None = None, env: dict[str, str] | None = None) -> Run:
-    """`python -m quizctl ARGS [--data-dir D]` as a subprocess, with no QUIZ_* variables inherited."""
-    command = [sys.executable, "-m", "quizctl", *args]
-    if data_dir is not None:
-        command += ["--data-dir", str(data_dir)]
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("QUIZ_")}
-    environment.update(env or {})
-    with trio.fail_after(30):
-        done = await trio.run_process(
-            command, capture_stdout=True, capture_stderr=True, check=False, env=environment, cwd=str(REPO)
-        )
-    return Run(done.returncode, done.stdout, done.stderr.decode("utf-8", "replace"))
-
-
-async def ctl(running: RunningServer, *args: str, env: dict[str, str] | None = None) -> Run:
-    """quizctl against the in-process server, found through its data dir (socket and token)."""
-    return await quizctl(*args, data_dir=running.settings.data_dir, env=env)
-
-
-class ManualClock(Clock):
-    """A stopped wall clock that the test moves on: elapsed times (and scores) are exact.
-
-    Timers never fire on their own (their deadline is never reached in trio time), so the
-    test closes questions with `quizctl close/next/end`, as the operator would.
-    """
-
-    def __init__(self, start_ms: int) -> None:
-        self._now = start_ms
-
-    def now_ms(self) -> int:
-        return self._now
-
-    def advance(self, ms: int) -> None:
-        self._now += ms
-
-    def trio_time_at(self, wall_ms: int) -> float:
-        return trio.current_time() if wall_ms <= self._now else math.inf
-
-
-def manual_clock(running: RunningServer) -> ManualClock:
-    clock = ManualClock(running.room.clock.now_ms())
-    running.room.clock = clock
-    return clock
-
+from tests.helpers import HINT, POOLS, Student, ctl, manual_clock, quizctl, running_server
 
 # ---------------------------------------------------------------- status and the transitions
 
@@ -212,7 +138,7 @@ async def test_reset_needs_yes(server: RunningServer) -> None:
         assert (status["state"], status["participants"], status["current_question_idx"]) == ("lobby", 0, None)
         assert status["questions_asked"] == []
         await ann.expect("session_reset")
-        assert await close_code(ws) == 4002
+        assert await ws.wait_closed() == 4002
     assert server.room.participants == {} and server.room.record.asked == {}
     done = await ctl(server, "reset", "--yes")
     assert (done.returncode, done.stdout) == (0, "session reset: back to the lobby, 0 participants\n")
@@ -231,7 +157,7 @@ async def test_clear_student_frees_the_id(server: RunningServer) -> None:
         done = await ctl(server, "clear-student", "s1")
         assert (done.returncode, done.stdout) == (0, "cleared s1: the id can be claimed again\n")
         await impostor.expect("session_reset")
-        assert await close_code(ws) == 4002
+        assert await ws.wait_closed() == 4002
     assert list(server.room.participants) == ["s2"]
     assert (await ann.join()).status_code == 200
     assert server.room.participants["s1"].name == "Ann"

@@ -15,57 +15,12 @@ from server.control import commands
 from server.control import socket as control
 from server.quiz.pool import Pool
 from server.serve import RunningServer
-from tests.conftest import POOLS, ServerProcess, running_server
-from tests.test_cli import HINT, ctl, quizctl
-
-
-class RawClient:
-    """One connection to the control socket, speaking bytes."""
-
-    def __init__(self, stream: trio.SocketStream) -> None:
-        self.stream = stream
-        self.buffer = b""
-
-    @classmethod
-    async def open(cls, running: RunningServer) -> RawClient:
-        return cls(await trio.open_unix_socket(str(running.settings.data_dir / "control.sock")))
-
-    async def send_line(self, line: bytes) -> None:
-        await self.stream.send_all(line + b"\n")
-
-    async def request(self, token: Any, cmd: Any, args: Any = None) -> dict[str, Any]:
-        message: dict[str, Any] = {"token": token, "cmd": cmd}
-        if args is not None:
-            message["args"] = args
-        await self.send_line(json.dumps(message).encode())
-        return await self.response()
-
-    async def response(self) -> dict[str, Any]:
-        with trio.fail_after(10):
-            while b"\n" not in self.buffer:
-                chunk = await self.stream.receive_some(65536)
-                assert chunk, "the server closed the connection without answering"
-                self.buffer += chunk
-        line, _, self.buffer = self.buffer.partition(b"\n")
-        return json.loads(line)
-
-    async def closed_by_server(self) -> bool:
-        """True once the server has closed the connection (after anything it still had to say)."""
-        with trio.fail_after(10):
-            try:
-                while await self.stream.receive_some(65536):
-                    pass
-            except trio.BrokenResourceError:
-                pass
-        return True
-
-    async def aclose(self) -> None:
-        await self.stream.aclose()
+from tests.helpers import HINT, POOLS, ControlClient, ServerProcess, ctl, quizctl, running_server
 
 
 async def still_works(running: RunningServer) -> None:
     """A fresh client gets an answer at once: nothing above harmed the server."""
-    client = await RawClient.open(running)
+    client = await ControlClient.open(running)
     with trio.fail_after(2):
         reply = await client.request(running.admin_token, "status")
     assert reply["ok"] is True and reply["result"]["sid"] == "tiny"
@@ -114,7 +69,7 @@ async def test_a_socket_path_too_long_for_unix_is_a_clear_error(tmp_path: Path) 
 
 async def test_json_lines_request_response(server: RunningServer) -> None:
     token = server.admin_token
-    client = await RawClient.open(server)
+    client = await ControlClient.open(server)
     reply = await client.request(token, "status")
     assert reply["ok"] is True and set(reply) == {"ok", "result"}
     assert reply["result"]["state"] == "lobby"
@@ -124,7 +79,7 @@ async def test_json_lines_request_response(server: RunningServer) -> None:
         json.dumps({"token": token, "cmd": cmd, "args": args}).encode() + b"\n"
         for cmd, args in [("next", {}), ("status", None), ("open", {"question_idx": 2, "time_limit": 9})]
     )
-    await client.stream.send_all(pipelined)
+    await client.send_raw(pipelined)
     replies = [await client.response() for _ in range(3)]
     assert [r["ok"] for r in replies] == [True, True, True]
     assert [r["result"]["current_question_idx"] for r in replies] == [0, 0, 2]
@@ -162,7 +117,7 @@ async def test_a_failing_command_is_reported_and_the_server_carries_on(
         raise RuntimeError("boom")
 
     monkeypatch.setitem(commands.COMMANDS, "status", broken)
-    client = await RawClient.open(server)
+    client = await ControlClient.open(server)
     reply = await client.request(server.admin_token, "status")
     assert reply == {"ok": False, "error": {"code": "internal_error", "message": reply["error"]["message"]}}
     assert (await client.request(server.admin_token, "next"))["ok"] is True
@@ -175,7 +130,7 @@ async def test_a_failing_command_is_reported_and_the_server_carries_on(
 
 
 async def test_wrong_token_is_refused_and_slowed_down(server: RunningServer) -> None:
-    client = await RawClient.open(server)
+    client = await ControlClient.open(server)
     times = []
     for token in ("wrong", None, "", server.admin_token + "x"):
         started = trio.current_time()
@@ -195,9 +150,9 @@ async def test_wrong_token_is_refused_and_slowed_down(server: RunningServer) -> 
 
 async def test_a_silent_client_is_dropped(server: RunningServer, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(control, "IDLE_TIMEOUT_S", 0.3)
-    silent = await RawClient.open(server)
-    halfway = await RawClient.open(server)
-    await halfway.stream.send_all(b'{"token": "')  # starts a request and never finishes it
+    silent = await ControlClient.open(server)
+    halfway = await ControlClient.open(server)
+    await halfway.send_raw(b'{"token": "')  # starts a request and never finishes it
     await still_works(server)  # while both are connected
     for client in (silent, halfway):
         reply = await client.response()
@@ -211,7 +166,7 @@ async def test_a_silent_client_is_dropped(server: RunningServer, monkeypatch: py
 async def test_a_huge_line_is_dropped(server: RunningServer) -> None:
     limit = control.MAX_LINE_BYTES
     # A line of exactly the limit is fine.
-    client = await RawClient.open(server)
+    client = await ControlClient.open(server)
     request = json.dumps({"token": server.admin_token, "cmd": "status"}).encode()
     await client.send_line(request + b" " * (limit - len(request)))
     assert (await client.response())["ok"] is True
@@ -225,7 +180,7 @@ async def test_a_huge_line_is_dropped(server: RunningServer) -> None:
     await still_works(server)
 
     # A client that keeps sending without a newline is cut off after the limit, not buffered forever.
-    flood = await RawClient.open(server)
+    flood = await ControlClient.open(server)
     sent = 0
 
     async def keep_sending() -> None:
@@ -233,7 +188,7 @@ async def test_a_huge_line_is_dropped(server: RunningServer) -> None:
         chunk = b"x" * 65536
         try:
             while sent < 64 * limit:
-                await flood.stream.send_all(chunk)
+                await flood.send_raw(chunk)
                 sent += len(chunk)
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             pass
@@ -253,10 +208,10 @@ async def test_too_many_connections_are_refused_at_once(
 ) -> None:
     monkeypatch.setattr(control, "MAX_CONNECTIONS", 3)
     async with running_server(tmp_path / "data", tiny_pool) as running:
-        hogs = [await RawClient.open(running) for _ in range(3)]
+        hogs = [await ControlClient.open(running) for _ in range(3)]
         for hog in hogs:  # make sure each one holds its slot
             assert (await hog.request(running.admin_token, "status"))["ok"] is True
-        extra = await RawClient.open(running)
+        extra = await ControlClient.open(running)
         reply = await extra.response()
         assert reply["ok"] is False and reply["error"]["code"] == "busy"
         assert await extra.closed_by_server()
@@ -306,14 +261,13 @@ async def test_refusals_reach_a_tcp_client_before_the_hang_up(
     """Refused TCP clients read why (line_too_long, busy) although the server hangs up on unread input."""
     monkeypatch.setattr(control, "MAX_CONNECTIONS", 1)
     async with running_server(tmp_path / "data", tiny_pool, control="tcp://127.0.0.1:0") as running:
-        assert running.control_address is not None
-        port = int(running.control_address.rsplit(":", 1)[1])
+        assert running.control_address is not None and running.control_address.startswith("tcp://")
         for _ in range(5):
-            client = RawClient(await trio.open_tcp_stream("127.0.0.1", port))
-            await client.stream.send_all(b"y" * (control.MAX_LINE_BYTES + 1) + b"\n")
+            client = await ControlClient.open(running)
+            await client.send_line(b"y" * (control.MAX_LINE_BYTES + 1))
             assert (await client.response())["error"]["code"] == "line_too_long"
             await client.aclose()
-        holder = RawClient(await trio.open_tcp_stream("127.0.0.1", port))
+        holder = await ControlClient.open(running)
         assert (await holder.request(running.admin_token, "status"))["ok"] is True
         for _ in range(5):
             done = await quizctl("status", "--socket", running.control_address, "--token", running.admin_token)

@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import trio
 
-from tests.conftest import POOLS, ServerProcess, Student
+from tests.helpers import POOLS, ServerProcess, Student
 
 
 async def admin(url: str, token: str, command: str, **args: object) -> dict:

@@ -9,8 +9,7 @@ import trio
 
 from server.clock import Clock
 from server.serve import RunningServer
-from tests.conftest import Instructor, Student, close_code, ws_url
-from trio_websocket import open_websocket_url
+from tests.helpers import Instructor, Student, WebSocketClient
 
 
 class ShiftedClock(Clock):
@@ -103,10 +102,10 @@ async def test_projector_shows_aggregates_and_never_student_ids(server: RunningS
     students = [Student(server.url, f"id-{i}", f"Student {i}") for i in range(3)]
     for student in students:
         await student.join()
-    async with open_websocket_url(ws_url(server.url, "/ws/projector")) as projector:
+    async with await WebSocketClient.open(server.url, "/ws/projector") as projector:
         with trio.fail_after(10):
-            state = json.loads(await projector.get_message())
-        assert state["type"] == "projector_state" and state["participant_count"] == 3
+            state = await projector.receive()
+        assert state is not None and state["type"] == "projector_state" and state["participant_count"] == 3
         assert state["qr_url"].startswith("data:image/svg+xml;base64,")
         assert state["join_url"] == server.url + "/"
         await server.room.next()
@@ -115,7 +114,8 @@ async def test_projector_shows_aggregates_and_never_student_ids(server: RunningS
             await students[0].submit(0, "B")
             with trio.fail_after(10):
                 while True:
-                    state = json.loads(await projector.get_message())
+                    state = await projector.receive()
+                    assert state is not None
                     if state["live_histogram"] and state["live_histogram"]["submitted_count"] == 1:
                         break
         assert state["state"] == "question_open" and state["reveal"] is None
@@ -123,7 +123,8 @@ async def test_projector_shows_aggregates_and_never_student_ids(server: RunningS
         await server.room.close_question()
         with trio.fail_after(10):
             while state["state"] != "question_closed":
-                state = json.loads(await projector.get_message())
+                state = await projector.receive()
+                assert state is not None
         assert state["reveal"]["correct"] == "B"
         assert [row["name"] for row in state["leaderboard"]][0] == "Student 0"
         assert "id-" not in json.dumps(state)
@@ -140,8 +141,8 @@ async def test_instructor_needs_the_token(server: RunningServer) -> None:
         assert page.status_code == 200 and "quiz_instructor" in page.headers["set-cookie"]
         # The cookie alone now authorizes the dashboard's CSV link.
         assert (await http.get("/export.csv")).status_code == 200
-    async with open_websocket_url(ws_url(server.url, "/ws/instructor?token=nope")) as ws:
-        assert await close_code(ws) == 4001
+    async with await WebSocketClient.open(server.url, "/ws/instructor?token=nope") as ws:
+        assert await ws.wait_closed() == 4001
 
 
 async def test_pages_and_health(server: RunningServer) -> None:

@@ -19,8 +19,7 @@ import pytest
 from server.reports.gradebook import neutralise, ranked, render_csv
 from server.session.model import Participant, SessionRecord, Submission, SubmissionStatus
 from server.quiz.pool import Pool, parse_pool
-from tests.conftest import Student, running_server
-from tests.test_cli import ctl, manual_clock, quizctl
+from tests.helpers import POOLS, ServerProcess, Student, ctl, manual_clock, quizctl, running_server
 
 BOM = b"\xef\xbb\xbf"
 
@@ -255,8 +254,6 @@ def test_ranks_share_ties_and_skip(tiny_pool: Pool) -> None:
 
 async def test_offline_export_after_the_server_was_killed(tmp_path: Path) -> None:
     """Results survive a server that died (SIGKILL, WAL not checkpointed) and will not start."""
-    from tests.conftest import POOLS, ServerProcess
-
     data_dir = tmp_path / "data"
     process = await ServerProcess(POOLS / "tiny.json", data_dir).start()
     try:

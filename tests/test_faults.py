@@ -3,9 +3,9 @@ stall or vanish. Nothing acknowledged may be lost and the room must keep serving
 
 Every test here runs the real server (a `quizctl serve` subprocess where the process
 itself is killed, in-process otherwise so the room can be inspected), real sockets and a
-real SQLite file. The websocket clients are `RawWebSocket`s: wsproto over a plain TCP
-socket, so a test decides exactly when (and whether) a client reads, and can drop a
-connection without a close handshake the way a phone leaving the Wi-Fi does.
+real SQLite file. The websocket clients are `WebSocketClient`s (tests/helpers.py): wsproto
+over a plain TCP socket, so a test decides exactly when (and whether) a client reads, and
+can drop a connection without a close handshake the way a phone leaving the Wi-Fi does.
 """
 from __future__ import annotations
 
@@ -14,224 +14,48 @@ import io
 import json
 import logging
 import signal
-import socket
 import sqlite3
-import struct
-import subprocess
-import sys
 import time
-from collections import deque
 from collections.abc import Iterable
 from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 import httpx
 import pytest
 import trio
-from wsproto import ConnectionType, WSConnection
-from wsproto.connection import ConnectionState
-from wsproto.events import (
-    AcceptConnection,
-    BytesMessage,
-    CloseConnection,
-    Ping,
-    RejectConnection,
-    RejectData,
-    Request,
-    TextMessage,
-)
 
 from server.web import hypercorn_patch
-from server.auth import STUDENT_COOKIE
 from server.quiz.pool import Pool, parse_pool
 from server.serve import RunningServer
-from tests.conftest import REPO, Instructor, ServerProcess, running_server
-
-WAIT_S = 15.0
+from tests.helpers import (
+    WAIT_S,
+    Instructor,
+    ServerProcess,
+    WebSocketClient,
+    join_all,
+    offline_export,
+    running_server,
+)
 
 
 # ---------------------------------------------------------------- clients
 
 
-class WebSocketRejected(Exception):
-    def __init__(self, status: int) -> None:
-        super().__init__(f"websocket handshake refused with HTTP {status}")
-        self.status = status
-
-
-class RawWebSocket:
-    """A websocket client on a raw TCP socket: it reads only when asked to."""
-
-    def __init__(self, stream: trio.SocketStream) -> None:
-        self.stream = stream
-        self.protocol = WSConnection(ConnectionType.CLIENT)
-        self.close_code: int | None = None
-        self._events: deque[Any] = deque()
-        self._parts: list[str] = []
-        self._send_lock = trio.StrictFIFOLock()  # a reader answering a close may race a writer
-
-    @classmethod
-    async def open(
-        cls, base_url: str, path: str, *, cookie: str | None = None, rcvbuf: int | None = None,
-        headers: Iterable[tuple[bytes, bytes]] = (),
-    ) -> RawWebSocket:
-        url = urlparse(base_url)
-        sock = trio.socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        if rcvbuf is not None:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
-        with trio.fail_after(WAIT_S):
-            await sock.connect((url.hostname, url.port))
-            ws = cls(trio.SocketStream(sock))
-            extra = [*headers, *([(b"cookie", cookie.encode())] if cookie else [])]
-            await ws._send(Request(host=url.netloc, target=path, extra_headers=extra))
-            while True:
-                event = await ws._next_event()
-                if isinstance(event, AcceptConnection):
-                    return ws
-                if isinstance(event, RejectConnection):
-                    await ws.stream.aclose()
-                    raise WebSocketRejected(event.status_code)
-                if event is None:
-                    raise ConnectionError("server closed the connection during the handshake")
-                assert isinstance(event, RejectData)
-
-    async def _send(self, event: Any) -> bool:
-        try:
-            data = self.protocol.send(event)
-        except Exception:  # wsproto refuses to send once the connection is closed
-            return False
-        with trio.fail_after(WAIT_S):
-            async with self._send_lock:
-                try:
-                    await self.stream.send_all(data)
-                    return True
-                except (trio.BrokenResourceError, trio.ClosedResourceError):
-                    return False
-
-    async def _next_event(self) -> Any:
-        while not self._events:
-            if self.protocol.state is ConnectionState.CLOSED:
-                return None
-            try:
-                data = await self.stream.receive_some(65536)
-            except (trio.BrokenResourceError, trio.ClosedResourceError):
-                data = b""
-            try:
-                self.protocol.receive_data(data or None)
-                self._events.extend(self.protocol.events())
-            except Exception:  # a broken frame after the peer vanished
-                return None
-            if not data and not self._events:
-                return None
-        return self._events.popleft()
-
-    async def send_json(self, message: Any) -> bool:
-        return await self._send(TextMessage(data=json.dumps(message)))
-
-    async def send_text(self, text: str) -> bool:
-        return await self._send(TextMessage(data=text))
-
-    async def receive(self, *, timeout: float = WAIT_S) -> dict[str, Any] | None:
-        """The next text message, parsed; None once the connection is gone (see `close_code`)."""
-        with trio.fail_after(timeout):
-            return await self._receive()
-
-    async def _receive(self) -> dict[str, Any] | None:
-        while True:
-            event = await self._next_event()
-            if event is None:
-                return None
-            if isinstance(event, TextMessage):
-                self._parts.append(event.data)
-                if event.message_finished:
-                    text, self._parts = "".join(self._parts), []
-                    return json.loads(text)
-            elif isinstance(event, Ping):
-                await self._send(event.response())
-            elif isinstance(event, CloseConnection):
-                self.close_code = event.code
-                if self.protocol.state is ConnectionState.REMOTE_CLOSING:
-                    await self._send(event.response())
-                return None
-            elif isinstance(event, BytesMessage):
-                continue
-
-    async def expect(self, message_type: str, *, timeout: float = WAIT_S) -> dict[str, Any] | None:
-        """The next message of `message_type` (others skipped); None if the connection closes first."""
-        with trio.fail_after(timeout):
-            while True:
-                message = await self._receive()
-                if message is None or message["type"] == message_type:
-                    return message
-
-    async def close(self, code: int = 1000) -> None:
-        if self.protocol.state is ConnectionState.OPEN:
-            await self._send(CloseConnection(code=code))
-            with trio.move_on_after(5):
-                while await self.receive() is not None:
-                    pass
-        await self.stream.aclose()
-
-    async def abort(self, *, reset: bool) -> None:
-        """Vanish without a close frame: with a TCP RST (`reset`) or a bare FIN."""
-        if reset:
-            self.stream.socket.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        await self.stream.aclose()
-
-
-async def stuck_student(base_url: str, cookie: str) -> trio.SocketStream:
-    """A phone that completes the websocket handshake (written by hand) and then never reads again."""
-    url = urlparse(base_url)
-    sock = trio.socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # a small window fills sooner
-    with trio.fail_after(WAIT_S):
-        await sock.connect((url.hostname, url.port))
-        stream = trio.SocketStream(sock)
-        await stream.send_all(
-            (
-                f"GET /ws/student HTTP/1.1\r\nHost: {url.netloc}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
-                f"Cookie: {cookie}\r\n\r\n"
-            ).encode()
-        )
-        response = b""
-        while b"\r\n\r\n" not in response:  # the 101 and nothing more: from here on it never reads
-            chunk = await stream.receive_some(1)
-            assert chunk, "server closed the stuck client's handshake"
-            response += chunk
-    assert response.startswith(b"HTTP/1.1 101"), response
-    return stream
-
-
-async def join_all(base_url: str, ids: Iterable[str], *, concurrency: int = 40) -> dict[str, str]:
-    """POST /join for each id (name = id upper-cased); returns id -> Cookie header value."""
-    cookies: dict[str, str] = {}
-    limit = trio.CapacityLimiter(concurrency)
-    async with httpx.AsyncClient(base_url=base_url, timeout=WAIT_S) as http:
-
-        async def join(student_id: str) -> None:
-            async with limit:
-                response = await http.post("/join", json={"student_id": student_id, "name": student_id.upper()})
-            assert response.status_code == 200, response.text
-            cookies[student_id] = f"{STUDENT_COOKIE}={response.cookies[STUDENT_COOKIE]}"
-
-        async with trio.open_nursery() as nursery:
-            for student_id in ids:
-                nursery.start_soon(join, student_id)
-    return cookies
+async def stuck_student(base_url: str, cookie: str) -> WebSocketClient:
+    """A phone that completes the websocket handshake and then never reads again."""
+    return await WebSocketClient.open(base_url, "/ws/student", cookie=cookie, rcvbuf=4096)  # a small window fills sooner
 
 
 async def connect_all(
     base_url: str, cookies: dict[str, str], *, concurrency: int = 50
-) -> dict[str, RawWebSocket]:
-    sockets: dict[str, RawWebSocket] = {}
+) -> dict[str, WebSocketClient]:
+    sockets: dict[str, WebSocketClient] = {}
     limit = trio.CapacityLimiter(concurrency)
 
     async def connect(student_id: str, cookie: str) -> None:
         async with limit:
-            sockets[student_id] = await RawWebSocket.open(base_url, "/ws/student", cookie=cookie)
+            sockets[student_id] = await WebSocketClient.open(base_url, "/ws/student", cookie=cookie)
 
     async with trio.open_nursery() as nursery:
         for student_id, cookie in cookies.items():
@@ -259,15 +83,6 @@ async def export_csv(base_url: str, token: str) -> str:
 
 def csv_rows(text: str) -> dict[str, dict[str, str]]:
     return {row["student_id"]: row for row in csv.DictReader(io.StringIO(text))}
-
-
-def offline_export(data_dir: Path) -> str:
-    done = subprocess.run(
-        [sys.executable, "-m", "quizctl", "export", "--data-dir", str(data_dir), "--offline"],
-        capture_output=True, cwd=str(REPO), timeout=60,
-    )
-    assert done.returncode == 0, done.stderr.decode()
-    return done.stdout.decode("utf-8")
 
 
 def db_query(db_path: Path, sql: str, params: tuple = ()) -> list[tuple]:
@@ -448,7 +263,7 @@ async def test_sigkill_while_answers_arrive_loses_no_acknowledged_answer(tmp_pat
         for ws in sockets.values():
             await ws.close()
         assert await second.stop(signal.SIGTERM) == 0
-        assert offline_export(data_dir) == online
+        assert await offline_export(data_dir) == online
         assert_database_sound(db_path)
         assert db_query(db_path, "SELECT COUNT(*) FROM submissions WHERE status = 'submitted'") == [(STUDENTS_AT_KILL,)]
         print(f"committed but unacknowledged at the kill: {len(committed_unacked)}; answers lost: 0")
@@ -509,11 +324,11 @@ async def test_signal_during_a_question_shuts_down_cleanly_and_resumes(tmp_path:
         stored = dict(db_query(db_path, "SELECT student_id, answer FROM submissions WHERE question_idx = 0"))
         assert {sid: "B" for sid in acks}.items() <= stored.items()
         if stuck is not None:
-            await stuck.aclose()
+            await stuck.abort(reset=False)
 
         again = await ServerProcess(pool_path, data_dir).start()
         before = wall_clock_ms()
-        ws = await RawWebSocket.open(again.url, "/ws/student", cookie=cookies[ids[5]])
+        ws = await WebSocketClient.open(again.url, "/ws/student", cookie=cookies[ids[5]])
         state = await ws.receive()
         reopened = await ws.receive()
         after = wall_clock_ms()
@@ -565,8 +380,8 @@ async def test_unwritable_database_refuses_answers_keeps_serving_and_recovers(
     caplog.set_level(logging.INFO)
     async with running_server(tmp_path / "data", tiny_pool) as server:
         cookies = await join_all(server.url, ["ann", "ben"])
-        ann = await RawWebSocket.open(server.url, "/ws/student", cookie=cookies["ann"])
-        ben = await RawWebSocket.open(server.url, "/ws/student", cookie=cookies["ben"])
+        ann = await WebSocketClient.open(server.url, "/ws/student", cookie=cookies["ann"])
+        ben = await WebSocketClient.open(server.url, "/ws/student", cookie=cookies["ben"])
         await server.room.next()
         for ws in (ann, ben):
             assert await ws.expect("question_open")
@@ -614,7 +429,7 @@ async def test_transitions_made_during_an_outage_are_saved_once_the_disk_returns
     data_dir = tmp_path / "data"
     async with running_server(data_dir, tiny_pool) as server:
         cookies = await join_all(server.url, ["ann", "ben"])
-        ann = await RawWebSocket.open(server.url, "/ws/student", cookie=cookies["ann"])
+        ann = await WebSocketClient.open(server.url, "/ws/student", cookie=cookies["ann"])
         await server.room.next()
         await ann.send_json({"type": "submit", "question_idx": 0, "answer": "B"})
         assert await ann.expect("submit_ack")
@@ -656,10 +471,10 @@ async def test_stuck_and_slow_clients_do_not_delay_the_room(tmp_path: Path, capl
         for ws in sockets.values():
             clients.push_async_callback(ws.abort, reset=True)
         stuck = await stuck_student(server.url, cookies["stuck"])
-        clients.push_async_callback(stuck.aclose)
-        slow_reader = await RawWebSocket.open(server.url, "/ws/student", cookie=cookies["slowread"], rcvbuf=4096)
+        clients.push_async_callback(stuck.abort, reset=False)
+        slow_reader = await WebSocketClient.open(server.url, "/ws/student", cookie=cookies["slowread"], rcvbuf=4096)
         clients.push_async_callback(slow_reader.abort, reset=True)
-        slow_sender = await RawWebSocket.open(server.url, "/ws/student", cookie=cookies["slowsend"])
+        slow_sender = await WebSocketClient.open(server.url, "/ws/student", cookie=cookies["slowsend"])
         clients.push_async_callback(slow_sender.abort, reset=True)
         for ws in [*sockets.values(), slow_reader, slow_sender]:
             assert await ws.expect("state")
@@ -695,10 +510,7 @@ async def test_stuck_and_slow_clients_do_not_delay_the_room(tmp_path: Path, capl
 
         async def send_slowly() -> None:
             # One ping frame trickled a byte at a time while the questions go by.
-            frame = slow_sender.protocol.send(TextMessage(data=json.dumps({"type": "ping"})))
-            for byte in frame:
-                await slow_sender.stream.send_all(bytes([byte]))
-                await trio.sleep(0.02)
+            await slow_sender.trickle({"type": "ping"}, delay=0.02)
 
         async with trio.open_nursery() as readers:
             for sid in ids:
@@ -740,10 +552,8 @@ async def test_stuck_and_slow_clients_do_not_delay_the_room(tmp_path: Path, capl
               f"{max(ack_latency) * 1000:.0f} ms; dropped clients {room.hub.dropped_total}")
 
         # The server let go of the stuck connection: reading it now ends in EOF, not a hang.
-        with trio.fail_after(WAIT_S):
-            while await stuck.receive_some(1 << 16):
-                pass
-        await stuck.aclose()
+        await stuck.read_to_eof()
+        await stuck.abort(reset=False)
 
 
 async def fill_until_a_write_stalls(server: RunningServer) -> None:
@@ -766,7 +576,7 @@ async def test_a_phone_that_stops_reading_cannot_hold_up_shutdown(tmp_path: Path
         async with running_server(tmp_path / "data", pool) as server:
             cookies = await join_all(server.url, ["stuck"])
             stuck = await stuck_student(server.url, cookies["stuck"])
-            clients.push_async_callback(stuck.aclose)
+            clients.push_async_callback(stuck.abort, reset=False)
             await fill_until_a_write_stalls(server)
             stopping = time.monotonic()
         assert time.monotonic() - stopping < 3.0  # graceful timeout (1 s) plus the commit
@@ -777,20 +587,18 @@ async def test_a_write_stalled_on_a_phone_that_stopped_reading_drops_it(tmp_path
     async with running_server(tmp_path / "data", pool, send_stall_timeout_s=1.0) as server, AsyncExitStack() as clients:
         cookies = await join_all(server.url, ["stuck", "fine"])
         stuck = await stuck_student(server.url, cookies["stuck"])
-        clients.push_async_callback(stuck.aclose)
+        clients.push_async_callback(stuck.abort, reset=False)
         await fill_until_a_write_stalls(server)
         with trio.fail_after(3):  # the stalled write gives up, and the connection with it
             while hypercorn_patch._sends_in_flight:
                 await trio.sleep(0.05)
-        with trio.fail_after(WAIT_S):  # the phone, reading at last, finds the connection closed
-            try:
-                while await stuck.receive_some(1 << 16):
-                    pass
-            except trio.BrokenResourceError:
-                pass  # reset rather than closed: the server gave up mid-write
+        try:  # the phone, reading at last, finds the connection closed
+            await stuck.read_to_eof()
+        except trio.BrokenResourceError:
+            pass  # reset rather than closed: the server gave up mid-write
         assert "stuck" not in server.room.hub.students
         # The room goes on for everyone else.
-        fine = await RawWebSocket.open(server.url, "/ws/student", cookie=cookies["fine"])
+        fine = await WebSocketClient.open(server.url, "/ws/student", cookie=cookies["fine"])
         clients.push_async_callback(fine.abort, reset=True)
         assert await fine.expect("question_open")
 

@@ -3,12 +3,12 @@
 Two halves:
 
 - Property tests (Hypothesis). The server runs in a background thread with its own trio
-  loop (`ThreadedServer`: the real Hypercorn app on an ephemeral port, real SQLite), and
-  each `@given` test is a plain synchronous test speaking real HTTP (httpx) and real
-  websockets (wsproto over a socket, so any frame can be sent, broken UTF-8 included) to
-  it. The room is inspected on its own thread through `trio.from_thread`. Every example
-  checks the reply's shape and code; at the end of each test no error was logged and
-  the server still answers.
+  loop (`ServerThread`: the real Hypercorn app on an ephemeral port, real SQLite), and
+  each `@given` test is a plain synchronous test speaking real HTTP (httpx) to it; its
+  websocket and control-socket exchanges (`WebSocketClient`, which can send any frame,
+  broken UTF-8 included, and `ControlClient`) run on the server's loop through
+  `trio.from_thread`, where the room is inspected too. Every example checks the reply's
+  shape and code; at the end of each test no error was logged and the server still answers.
 - Limits, as plain trio tests against an in-process server: body size, websocket
   message size, id and name rules, messages per second per socket, connections per
   address.
@@ -17,14 +17,10 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
-import socket
-import struct
-import threading
 import unicodedata
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -35,18 +31,6 @@ import pytest
 import trio
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from wsproto import ConnectionType, WSConnection
-from wsproto.connection import ConnectionState
-from wsproto.events import (
-    AcceptConnection,
-    BytesMessage,
-    CloseConnection,
-    Ping,
-    RejectConnection,
-    RejectData,
-    Request,
-    TextMessage,
-)
 
 from server import throttle
 from server.web.app import MAX_BODY_BYTES, MAX_WS_MESSAGE_BYTES
@@ -55,8 +39,7 @@ from server.control.socket import MAX_LINE_BYTES
 from server.session.model import SessionState, SubmissionStatus
 from server.quiz.pool import Pool, load_pool
 from server.serve import RunningServer
-from tests.conftest import POOLS, running_server
-from tests.test_faults import RawWebSocket, join_all
+from tests.helpers import POOLS, ControlClient, ServerThread, WebSocketClient, join_all, running_server
 
 HTTP_ERROR_CODES = {
     "bad_json", "bad_student_id", "bad_name", "duplicate_student_id", "not_joined", "bad_event", "bad_question",
@@ -75,75 +58,6 @@ FUZZ = settings(
 
 def fuzz(examples: int) -> settings:
     return settings(FUZZ, max_examples=examples)
-
-
-# ---------------------------------------------------------------- a server on its own thread
-
-
-class ThreadedServer:
-    """The real server in a background thread (its own trio loop), for synchronous tests."""
-
-    def __init__(self, data_dir: Path, pool: Pool, **overrides: Any) -> None:
-        self.data_dir, self.pool, self.overrides = data_dir, pool, overrides
-        self._ready = threading.Event()
-        self._error: BaseException | None = None
-        self.running: RunningServer | None = None
-
-    def __enter__(self) -> ThreadedServer:
-        self._thread = threading.Thread(target=trio.run, args=(self._main,), daemon=True)
-        self._thread.start()
-        assert self._ready.wait(30), "server did not start"
-        if self._error is not None:
-            raise self._error
-        self._http = httpx.Client(base_url=self.url, timeout=10)  # made once: creating a client costs ~20 ms
-        return self
-
-    def request(self, method: str, path: str, **options: Any) -> httpx.Response:
-        """One HTTP request on a connection of its own; cookies the server sets are not kept.
-
-        A connection per request: the keep-alive faults after a refused body have tests of
-        their own below (test_keep_alive_*), and must not blur what these properties judge.
-        """
-        headers = {**options.pop("headers", {}), "Connection": "close"}
-        try:
-            return self._http.request(method, path, headers=headers, **options)
-        finally:
-            self._http.cookies.clear()
-
-    async def _main(self) -> None:
-        self._token = trio.lowlevel.current_trio_token()
-        self._stop = trio.Event()
-        try:
-            async with running_server(self.data_dir, self.pool, **self.overrides) as running:
-                self.running = running
-                self._ready.set()
-                await self._stop.wait()
-        except BaseException as exc:  # report start-up failures to the test thread
-            self._error = exc
-            self._ready.set()
-            raise
-
-    def __exit__(self, *exc: Any) -> None:
-        self._http.close()
-        trio.from_thread.run_sync(self._stop.set, trio_token=self._token)
-        self._thread.join(30)
-
-    @property
-    def url(self) -> str:
-        assert self.running is not None
-        return self.running.url
-
-    @property
-    def token(self) -> str:
-        assert self.running is not None
-        return self.running.admin_token
-
-    def call(self, function: Callable[..., Any], *args: Any) -> Any:
-        """Run `function` on the server's thread (where the room lives)."""
-        return trio.from_thread.run_sync(function, *args, trio_token=self._token)
-
-    def run(self, function: Callable[..., Any], *args: Any) -> Any:
-        return trio.from_thread.run(function, *args, trio_token=self._token)
 
 
 class ErrorLog(logging.Handler):
@@ -169,7 +83,7 @@ def error_log() -> Iterator[ErrorLog]:
 @pytest.fixture(scope="module")
 def student_side(tmp_path_factory: pytest.TempPathFactory, error_log: ErrorLog) -> Iterator[dict[str, Any]]:
     """A server with question 0 open for an hour and a joined student `fuzz` (its cookie)."""
-    with ThreadedServer(tmp_path_factory.mktemp("students") / "d", load_pool(POOLS / "tiny.json")) as server:
+    with ServerThread(tmp_path_factory.mktemp("students") / "d", load_pool(POOLS / "tiny.json")) as server:
         with httpx.Client(base_url=server.url, timeout=10) as http:
             joined = http.post("/join", json={"student_id": "fuzz", "name": "Fuzz"})
             cookie = f"{STUDENT_COOKIE}={joined.cookies[STUDENT_COOKIE]}"
@@ -183,9 +97,9 @@ def student_side(tmp_path_factory: pytest.TempPathFactory, error_log: ErrorLog) 
 
 
 @pytest.fixture(scope="module")
-def operator_side(tmp_path_factory: pytest.TempPathFactory, error_log: ErrorLog) -> Iterator[ThreadedServer]:
+def operator_side(tmp_path_factory: pytest.TempPathFactory, error_log: ErrorLog) -> Iterator[ServerThread]:
     """A server for the instructor, admin and control-socket fuzzing (which changes its state)."""
-    with ThreadedServer(tmp_path_factory.mktemp("operator") / "d", load_pool(POOLS / "tiny.json")) as server:
+    with ServerThread(tmp_path_factory.mktemp("operator") / "d", load_pool(POOLS / "tiny.json")) as server:
         yield server
     assert error_log.records == []
 
@@ -204,96 +118,6 @@ def unthrottled() -> Iterator[None]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(throttle.FailureThrottle, "BASE_DELAY_S", 0.0)
         yield
-
-
-# ---------------------------------------------------------------- a synchronous websocket client
-
-
-class SyncWebSocket:
-    """Blocking websocket client on a plain socket; can send frames no library would."""
-
-    def __init__(self, base_url: str, path: str, *, cookie: str | None = None, timeout: float = 10) -> None:
-        url = urlparse(base_url)
-        self.sock = socket.create_connection((url.hostname, url.port), timeout=timeout)
-        self.protocol = WSConnection(ConnectionType.CLIENT)
-        self.close_code: int | None = None
-        self._pending: list[Any] = []
-        headers = [(b"cookie", cookie.encode())] if cookie else []
-        self.sock.sendall(self.protocol.send(Request(host=url.netloc, target=path, extra_headers=headers)))
-        while True:
-            event = self._event()
-            if isinstance(event, AcceptConnection):
-                return
-            if isinstance(event, RejectConnection):
-                raise ConnectionError(f"websocket refused: HTTP {event.status_code}")
-            assert isinstance(event, RejectData), event
-
-    def _event(self) -> Any:
-        while not self._pending:
-            if self.protocol.state is ConnectionState.CLOSED:
-                return None
-            try:
-                data = self.sock.recv(65536)
-            except (ConnectionResetError, BrokenPipeError):
-                data = b""
-            self.protocol.receive_data(data or None)
-            self._pending.extend(self.protocol.events())
-            if not data and not self._pending:
-                return None
-        return self._pending.pop(0)
-
-    def send_text(self, text: str) -> None:
-        self.sock.sendall(self.protocol.send(TextMessage(data=text)))
-
-    def send_bytes(self, data: bytes) -> None:
-        self.sock.sendall(self.protocol.send(BytesMessage(data=data)))
-
-    def send_raw_text_frame(self, payload: bytes) -> None:
-        """A final text frame with `payload` as is: not necessarily UTF-8."""
-        mask = os.urandom(4)
-        length = len(payload)
-        if length < 126:
-            header = struct.pack("!BB", 0x81, 0x80 | length)
-        elif length < 65536:
-            header = struct.pack("!BBH", 0x81, 0x80 | 126, length)
-        else:
-            header = struct.pack("!BBQ", 0x81, 0x80 | 127, length)
-        self.sock.sendall(header + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload)))
-
-    def receive(self) -> dict[str, Any] | None:
-        """The next text message, parsed; None once closed (see close_code)."""
-        parts: list[str] = []
-        while True:
-            event = self._event()
-            if event is None:
-                return None
-            if isinstance(event, TextMessage):
-                parts.append(event.data)
-                if event.message_finished:
-                    return json.loads("".join(parts))
-            elif isinstance(event, CloseConnection):
-                self.close_code = event.code
-                if self.protocol.state is ConnectionState.REMOTE_CLOSING:
-                    self.sock.sendall(self.protocol.send(event.response()))
-                return None
-            elif isinstance(event, Ping):
-                self.sock.sendall(self.protocol.send(event.response()))
-
-    def reply(self, wanted: set[str]) -> dict[str, Any] | None:
-        while True:
-            message = self.receive()
-            if message is None or message["type"] in wanted:
-                return message
-
-    def close(self) -> None:
-        try:
-            if self.protocol.state is ConnectionState.OPEN:
-                self.sock.sendall(self.protocol.send(CloseConnection(code=1000)))
-                while self.receive() is not None:
-                    pass
-        except OSError:
-            pass
-        self.sock.close()
 
 
 # ---------------------------------------------------------------- strategies
@@ -366,7 +190,7 @@ def check_http(response: httpx.Response, allowed: set[int]) -> dict[str, Any] | 
     return response.json()
 
 
-def snapshot(server: ThreadedServer) -> Any:
+def snapshot(server: ServerThread) -> Any:
     def take() -> Any:
         room = server.running.room  # type: ignore[union-attr]
         return (
@@ -381,7 +205,7 @@ def snapshot(server: ThreadedServer) -> Any:
     return server.call(take)
 
 
-def check_room_invariants(server: ThreadedServer) -> None:
+def check_room_invariants(server: ServerThread) -> None:
     def check() -> None:
         room = server.running.room  # type: ignore[union-attr]
         record = room.record
@@ -432,7 +256,7 @@ def test_join_follows_the_documented_rules_for_any_id_and_name(
     student_side: dict[str, Any], student_id: Any, name: Any
 ) -> None:
     EXAMPLES["POST /join (fields)"] += 1
-    server: ThreadedServer = student_side["server"]
+    server: ServerThread = student_side["server"]
     before = snapshot(server)
     already = isinstance(student_id, str) and any(row[0] == student_id for row in before[2])
     text = json_text({"student_id": student_id, "name": name})
@@ -461,7 +285,7 @@ def test_join_follows_the_documented_rules_for_any_id_and_name(
 ))
 def test_join_refuses_any_malformed_body(student_side: dict[str, Any], body: bytes, content_type: str) -> None:
     EXAMPLES["POST /join (bodies)"] += 1
-    server: ThreadedServer = student_side["server"]
+    server: ServerThread = student_side["server"]
     before = snapshot(server)
     response = server.request("POST", "/join", content=body, headers={"Content-Type": content_type} if content_type else {})
     check_http(response, {200, 400, 409, 413})
@@ -477,7 +301,7 @@ def test_join_refuses_any_malformed_body(student_side: dict[str, Any], body: byt
 )
 def test_event_refuses_any_malformed_body(student_side: dict[str, Any], body: bytes, with_cookie: bool) -> None:
     EXAMPLES["POST /event"] += 1
-    server: ThreadedServer = student_side["server"]
+    server: ServerThread = student_side["server"]
     before = snapshot(server)
     headers = {"Cookie": student_side["cookie"]} if with_cookie else {}
     response = server.request("POST", "/event", content=body, headers=headers)
@@ -507,7 +331,7 @@ def cookie_mutations(genuine: str) -> st.SearchStrategy[str]:
 @given(data=st.data())
 def test_me_refuses_any_forged_cookie(student_side: dict[str, Any], data: st.DataObject) -> None:
     EXAMPLES["GET /me (cookies)"] += 1
-    server: ThreadedServer = student_side["server"]
+    server: ServerThread = student_side["server"]
     value = data.draw(cookie_mutations(student_side["cookie"]))
     response = server.request("GET", "/me", headers={"Cookie": f"{STUDENT_COOKIE}={value}"})
     body = check_http(response, {401})
@@ -526,7 +350,7 @@ ADMIN_COMMANDS = ["status", "next", "open", "close", "end", "leaderboard", "rese
     auth=st.sampled_from(["bearer", "none", "wrong"]),
 )
 def test_admin_commands_answer_any_body_with_a_contract_reply(
-    operator_side: ThreadedServer, command: str, body: bytes, auth: str
+    operator_side: ServerThread, command: str, body: bytes, auth: str
 ) -> None:
     EXAMPLES["POST /admin/<cmd>"] += 1
     server = operator_side
@@ -554,7 +378,7 @@ def test_admin_commands_answer_any_body_with_a_contract_reply(
     header=st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E), min_size=1, max_size=60),
 )
 def test_every_route_answers_odd_methods_queries_and_headers(
-    operator_side: ThreadedServer, path: str, method: str, query: dict[str, str], header: str
+    operator_side: ServerThread, path: str, method: str, query: dict[str, str], header: str
 ) -> None:
     EXAMPLES["any route (method/query/header)"] += 1
     server = operator_side
@@ -584,13 +408,13 @@ def frames(fields: dict[str, st.SearchStrategy[Any]], types: list[str]) -> st.Se
     )
 
 
-def send_frame(ws: SyncWebSocket, frame: tuple[str, Any]) -> None:
+async def send_frame(ws: WebSocketClient, frame: tuple[str, Any]) -> None:
     kind, payload = frame
     if kind == "binary":
-        ws.send_bytes(payload)
+        await ws.send_bytes(payload)
     else:
         # Lone surrogates (valid in JSON escapes, not in UTF-8) go out as the bytes they are.
-        ws.send_raw_text_frame(payload.encode("utf-8", "surrogatepass"))
+        await ws.send_raw_text_frame(payload.encode("utf-8", "surrogatepass"))
 
 
 def expected_close(frame: tuple[str, Any]) -> int | None:
@@ -620,28 +444,29 @@ def test_student_socket_answers_every_frame_with_a_contract_reply(
     student_side: dict[str, Any], batch: list[tuple[str, Any]]
 ) -> None:
     EXAMPLES["WS /ws/student"] += 1
-    server: ThreadedServer = student_side["server"]
+    server: ServerThread = student_side["server"]
     answered = server.call(lambda: 0 in server.running.room.participants["fuzz"].submissions)  # type: ignore[union-attr]
-    ws = SyncWebSocket(server.url, "/ws/student", cookie=student_side["cookie"])
-    try:
-        snapshot_types = ["state", "question_open", *(["submit_ack"] if answered else [])]
-        assert [ws.receive()["type"] for _ in snapshot_types] == snapshot_types  # type: ignore[index]
-        for frame in batch:
-            send_frame(ws, frame)
-            if (code := expected_close(frame)) is not None:
-                # A protocol error (broken UTF-8, too big) closes the socket, with nothing else said.
-                assert ws.reply(STUDENT_REPLIES) is None and ws.close_code == code
-                return
-            reply = ws.reply(STUDENT_REPLIES)
-            assert reply is not None, (frame, ws.close_code)
-            if reply["type"] == "error":
-                assert reply["code"] in WS_ERROR_CODES and reply["message"], reply
-                if frame[0] == "binary":
-                    assert reply["code"] == "bad_message"
-            elif reply["type"] == "submit_ack":
-                assert reply["question_idx"] == 0 and reply["answer"] in ("A", "B", "C", "D")
-    finally:
-        ws.close()
+
+    async def exchange() -> None:
+        async with await WebSocketClient.open(server.url, "/ws/student", cookie=student_side["cookie"]) as ws:
+            snapshot_types = ["state", "question_open", *(["submit_ack"] if answered else [])]
+            assert [(await ws.receive())["type"] for _ in snapshot_types] == snapshot_types  # type: ignore[index]
+            for frame in batch:
+                await send_frame(ws, frame)
+                if (code := expected_close(frame)) is not None:
+                    # A protocol error (broken UTF-8, too big) closes the socket, with nothing else said.
+                    assert await ws.expect(STUDENT_REPLIES) is None and ws.close_code == code
+                    return
+                reply = await ws.expect(STUDENT_REPLIES)
+                assert reply is not None, (frame, ws.close_code)
+                if reply["type"] == "error":
+                    assert reply["code"] in WS_ERROR_CODES and reply["message"], reply
+                    if frame[0] == "binary":
+                        assert reply["code"] == "bad_message"
+                elif reply["type"] == "submit_ack":
+                    assert reply["question_idx"] == 0 and reply["answer"] in ("A", "B", "C", "D")
+
+    server.run(exchange)
     check_room_invariants(server)
 
 
@@ -657,69 +482,49 @@ INSTRUCTOR_REPLIES = {"command_result", "error", "pong"}
     min_size=1, max_size=3,
 ))
 def test_instructor_socket_answers_every_frame_with_a_contract_reply(
-    operator_side: ThreadedServer, batch: list[tuple[str, Any]]
+    operator_side: ServerThread, batch: list[tuple[str, Any]]
 ) -> None:
     EXAMPLES["WS /ws/instructor"] += 1
     server = operator_side
-    ws = SyncWebSocket(server.url, f"/ws/instructor?token={server.token}")
-    try:
-        for frame in batch:
-            send_frame(ws, frame)
-            if (code := expected_close(frame)) is not None:
-                assert ws.reply(INSTRUCTOR_REPLIES) is None and ws.close_code == code
-                return
-            reply = ws.reply(INSTRUCTOR_REPLIES)
-            assert reply is not None, (frame, ws.close_code)
-            if reply["type"] == "error":
-                assert reply["code"] in WS_ERROR_CODES and reply["code"] != "internal_error", reply
-    finally:
-        ws.close()
+
+    async def exchange() -> None:
+        async with await WebSocketClient.open(server.url, f"/ws/instructor?token={server.token}") as ws:
+            for frame in batch:
+                await send_frame(ws, frame)
+                if (code := expected_close(frame)) is not None:
+                    assert await ws.expect(INSTRUCTOR_REPLIES) is None and ws.close_code == code
+                    return
+                reply = await ws.expect(INSTRUCTOR_REPLIES)
+                assert reply is not None, (frame, ws.close_code)
+                if reply["type"] == "error":
+                    assert reply["code"] in WS_ERROR_CODES and reply["code"] != "internal_error", reply
+
+    server.run(exchange)
     check_room_invariants(server)
 
 
 @fuzz(100)
 @given(batch=st.lists(frames({}, ["ping"]), min_size=1, max_size=3))
-def test_projector_socket_ignores_garbage(operator_side: ThreadedServer, batch: list[tuple[str, Any]]) -> None:
+def test_projector_socket_ignores_garbage(operator_side: ServerThread, batch: list[tuple[str, Any]]) -> None:
     EXAMPLES["WS /ws/projector"] += 1
-    ws = SyncWebSocket(operator_side.url, "/ws/projector")
-    try:
-        assert ws.receive()["type"] == "projector_state"  # type: ignore[index]
-        for frame in batch:
-            send_frame(ws, frame)
-            if (code := expected_close(frame)) is not None:
-                while ws.receive() is not None:
-                    pass
-                assert ws.close_code == code
-                return
-        send_frame(ws, ("text", '{"type": "ping"}'))
-        while (message := ws.receive()) is not None and message["type"] != "pong":
-            assert message["type"] == "projector_state" or message["code"] == "bad_message", message
-        assert message is not None
-    finally:
-        ws.close()
+
+    async def exchange() -> None:
+        async with await WebSocketClient.open(operator_side.url, "/ws/projector") as ws:
+            assert (await ws.receive())["type"] == "projector_state"  # type: ignore[index]
+            for frame in batch:
+                await send_frame(ws, frame)
+                if (code := expected_close(frame)) is not None:
+                    assert await ws.wait_closed() == code
+                    return
+            await send_frame(ws, ("text", '{"type": "ping"}'))
+            while (message := await ws.receive()) is not None and message["type"] != "pong":
+                assert message["type"] == "projector_state" or message["code"] == "bad_message", message
+            assert message is not None
+
+    operator_side.run(exchange)
 
 
 # ---------------------------------------------------------------- properties: the control socket
-
-
-class ControlClient:
-    def __init__(self, path: Path) -> None:
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(10)
-        self.sock.connect(str(path))
-        self.buffer = b""
-
-    def ask(self, line: bytes) -> dict[str, Any]:
-        self.sock.sendall(line + b"\n")
-        while b"\n" not in self.buffer:
-            chunk = self.sock.recv(65536)
-            assert chunk, "control socket closed without answering"
-            self.buffer += chunk
-        answer, _, self.buffer = self.buffer.partition(b"\n")
-        return json.loads(answer)
-
-    def close(self) -> None:
-        self.sock.close()
 
 
 @fuzz(300)
@@ -740,26 +545,28 @@ class ControlClient:
         st.binary(max_size=300).filter(lambda b: b"\n" not in b),
     ).filter(lambda line: len(line) <= MAX_LINE_BYTES)  # longer lines: test_control.py's huge-line test
 )
-def test_control_socket_answers_every_line_with_a_contract_reply(operator_side: ThreadedServer, request: bytes) -> None:
+def test_control_socket_answers_every_line_with_a_contract_reply(operator_side: ServerThread, request: bytes) -> None:
     EXAMPLES["control socket lines"] += 1
     server = operator_side
     line = request.replace(b'"TOKEN"', json.dumps(server.token).encode())
-    client = ControlClient(server.data_dir / "control.sock")
-    try:
-        with unthrottled():
-            reply = client.ask(line)
-        assert set(reply) in ({"ok", "result"}, {"ok", "error"}), reply
-        if reply["ok"] is False:
-            assert set(reply["error"]) == {"code", "message"} and reply["error"]["code"] in CONTROL_ERROR_CODES, reply
-        else:
-            assert b'"TOKEN"' in request and isinstance(reply["result"], dict)
-        assert client.ask(json.dumps({"token": server.token, "cmd": "status"}).encode())["ok"] is True
-    finally:
-        client.close()
+
+    async def exchange() -> None:
+        async with await ControlClient.open(server.running) as client:  # type: ignore[arg-type]
+            with unthrottled():
+                reply = await client.ask(line)
+            assert set(reply) in ({"ok", "result"}, {"ok", "error"}), reply
+            if reply["ok"] is False:
+                error = reply["error"]
+                assert set(error) == {"code", "message"} and error["code"] in CONTROL_ERROR_CODES, reply
+            else:
+                assert b'"TOKEN"' in request and isinstance(reply["result"], dict)
+            assert (await client.request(server.token, "status"))["ok"] is True
+
+    server.run(exchange)
     check_room_invariants(server)
 
 
-def test_servers_still_answer_after_the_fuzzing(student_side: dict[str, Any], operator_side: ThreadedServer,
+def test_servers_still_answer_after_the_fuzzing(student_side: dict[str, Any], operator_side: ServerThread,
                                                  error_log: ErrorLog) -> None:
     for server in (student_side["server"], operator_side):
         with httpx.Client(base_url=server.url, timeout=10) as http:
@@ -812,7 +619,7 @@ async def test_admin_reads_a_body_sent_without_content_length(server: RunningSer
 # way a browser meets it; on one shared trio loop the race below rarely shows.
 
 
-def test_keep_alive_survives_responses_that_skip_the_body(operator_side: ThreadedServer) -> None:
+def test_keep_alive_survives_responses_that_skip_the_body(operator_side: ServerThread) -> None:
     """Answers given before the request body is read (a 401 on /event, a 404) must leave the
     kept-alive connection usable: a browser reuses it for its next request, with no timeout."""
     bodies = [b"{}", b"", b"ab", b"", b"", b"abc", b"x", b""] * 25
@@ -825,7 +632,7 @@ def test_keep_alive_survives_responses_that_skip_the_body(operator_side: Threade
             assert refused.status_code == 401
 
 
-def test_keep_alive_survives_an_oversized_body(operator_side: ThreadedServer) -> None:
+def test_keep_alive_survives_an_oversized_body(operator_side: ServerThread) -> None:
     """After a 413 the next request on the same connection is answered at once."""
     for size in [MAX_BODY_BYTES + 1000, 2 * MAX_BODY_BYTES, 4 * MAX_BODY_BYTES] * 20:  # a race: try often
         with httpx.Client(base_url=operator_side.url, timeout=1, limits=httpx.Limits(max_connections=1)) as http:
@@ -839,7 +646,7 @@ def test_keep_alive_survives_an_oversized_body(operator_side: ThreadedServer) ->
 
 async def test_websocket_messages_over_the_limit_close_the_socket_with_1009(server: RunningServer) -> None:
     cookies = await join_all(server.url, ["s1"])
-    ws = await RawWebSocket.open(server.url, "/ws/student", cookie=cookies["s1"])
+    ws = await WebSocketClient.open(server.url, "/ws/student", cookie=cookies["s1"])
     assert await ws.expect("state")
     ping = json.dumps({"type": "ping", "pad": ""})
     exact = ping[:-2] + "x" * (MAX_WS_MESSAGE_BYTES - len(ping)) + '"}'
@@ -849,13 +656,13 @@ async def test_websocket_messages_over_the_limit_close_the_socket_with_1009(serv
     await ws.send_text(exact[:-2] + 'x"}')
     assert await ws.receive() is None and ws.close_code == 1009
     # Split into fragments, the same message is still too big.
-    ws = await RawWebSocket.open(server.url, "/ws/student", cookie=cookies["s1"])
+    ws = await WebSocketClient.open(server.url, "/ws/student", cookie=cookies["s1"])
     assert await ws.expect("state")
     for start in range(0, MAX_WS_MESSAGE_BYTES + 1, 4096):
         piece = (exact + "x")[start : start + 4096]
-        await ws.stream.send_all(ws.protocol.send(TextMessage(data=piece, message_finished=start + 4096 > MAX_WS_MESSAGE_BYTES)))
+        await ws.send_text(piece, final=start + 4096 > MAX_WS_MESSAGE_BYTES)
     assert await ws.receive() is None and ws.close_code == 1009
-    ws = await RawWebSocket.open(server.url, "/ws/student", cookie=cookies["s1"])
+    ws = await WebSocketClient.open(server.url, "/ws/student", cookie=cookies["s1"])
     assert await ws.expect("state")
     await ws.send_json({"type": "ping"})
     assert await ws.expect("pong")
@@ -892,8 +699,8 @@ async def test_id_and_name_limits(server: RunningServer, student_id: str, name: 
 
 async def test_a_flooding_socket_is_throttled_then_closed_with_1008(server: RunningServer) -> None:
     cookies = await join_all(server.url, ["flood", "calm"])
-    flood = await RawWebSocket.open(server.url, "/ws/student", cookie=cookies["flood"])
-    calm = await RawWebSocket.open(server.url, "/ws/student", cookie=cookies["calm"])
+    flood = await WebSocketClient.open(server.url, "/ws/student", cookie=cookies["flood"])
+    calm = await WebSocketClient.open(server.url, "/ws/student", cookie=cookies["calm"])
     for ws in (flood, calm):
         assert await ws.expect("state")
     received: list[dict[str, Any]] = []
@@ -918,7 +725,7 @@ async def test_a_flooding_socket_is_throttled_then_closed_with_1008(server: Runn
     assert await calm.expect("pong", timeout=2)
     await calm.close()
     # An instructor socket is held to the same rate.
-    instructor = await RawWebSocket.open(server.url, f"/ws/instructor?token={server.admin_token}")
+    instructor = await WebSocketClient.open(server.url, f"/ws/instructor?token={server.admin_token}")
     for _ in range(200):
         if not await instructor.send_json({"type": "ping"}):
             break
@@ -932,21 +739,21 @@ async def test_connections_per_address_are_capped_when_configured(tmp_path: Path
     async with running_server(tmp_path / "data", tiny_pool, max_connections_per_ip=3) as server:
         cookies = await join_all(server.url, ["s1", "s2"])
         open_ = [
-            await RawWebSocket.open(server.url, "/ws/student", cookie=cookies["s1"]),
-            await RawWebSocket.open(server.url, "/ws/student", cookie=cookies["s2"]),
-            await RawWebSocket.open(server.url, "/ws/projector"),
+            await WebSocketClient.open(server.url, "/ws/student", cookie=cookies["s1"]),
+            await WebSocketClient.open(server.url, "/ws/student", cookie=cookies["s2"]),
+            await WebSocketClient.open(server.url, "/ws/projector"),
         ]
         for ws in open_:
             assert await ws.receive() is not None
         for path, cookie in (("/ws/student", cookies["s1"]), ("/ws/projector", None)):
-            refused = await RawWebSocket.open(server.url, path, cookie=cookie)
+            refused = await WebSocketClient.open(server.url, path, cookie=cookie)
             assert await refused.receive() is None and refused.close_code == 1008
         async with httpx.AsyncClient(base_url=server.url) as http:  # plain HTTP is not capped
             assert (await http.get("/healthz")).status_code == 200
         await open_.pop().close()
         with trio.fail_after(5):
             while True:
-                again = await RawWebSocket.open(server.url, "/ws/projector")
+                again = await WebSocketClient.open(server.url, "/ws/projector")
                 if await again.receive() is not None:
                     break
                 await trio.sleep(0.01)  # the closed one is still being counted out

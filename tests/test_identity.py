@@ -5,7 +5,7 @@ import httpx
 
 from server.auth import STUDENT_COOKIE
 from server.serve import RunningServer
-from tests.conftest import Instructor, Student, close_code
+from tests.helpers import Instructor, Student
 
 
 async def test_hijacker_cookie_dies_after_reclaim(server: RunningServer) -> None:
@@ -31,7 +31,7 @@ async def test_hijacker_cookie_dies_after_reclaim(server: RunningServer) -> None
             result = await instructor.command({"type": "clear_student", "student_id": "s100"})
             assert result["type"] == "command_result"
             assert (await hijacker.expect("session_reset"))["type"] == "session_reset"
-            assert await close_code(hijacker_ws) == 4002
+            assert await hijacker_ws.wait_closed() == 4002
         presence = await instructor.expect("presence_update", lambda m: m["orphan_duplicate_joins"])
         assert [o["student_id"] for o in presence["orphan_duplicate_joins"]] == ["s100"]
 
@@ -45,7 +45,7 @@ async def test_hijacker_cookie_dies_after_reclaim(server: RunningServer) -> None
     replay = Student(server.url, "s100", "Mallory")
     replay.http.cookies.set(STUDENT_COOKIE, hijacker_cookie)
     async with replay.connect() as ws:
-        assert await close_code(ws) == 4001
+        assert await ws.wait_closed() == 4001
     for student in (hijacker, victim, replay):
         await student.aclose()
 
@@ -66,7 +66,7 @@ async def test_old_cookie_is_refused_on_every_authenticated_route(server: Runnin
     replayer = Student(server.url, "s7", "First")
     replayer.http.cookies.set(STUDENT_COOKIE, old_cookie)
     async with replayer.connect() as ws:
-        assert await close_code(ws) == 4001
+        assert await ws.wait_closed() == 4001
     assert server.room.participants["s7"].name == "Second"
     await first.aclose()
     await second.aclose()

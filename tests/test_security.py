@@ -32,10 +32,7 @@ from server.auth import (
 from server.quiz.pool import Pool
 from server.web.proxy import TrustedProxyMiddleware
 from server.serve import RunningServer
-from tests.conftest import REPO, running_server
-from tests.test_faults import RawWebSocket, join_all, offline_export
-
-WAIT_S = 10.0
+from tests.helpers import REPO, WAIT_S, ControlClient, WebSocketClient, join_all, offline_export, running_server
 
 
 def signer_of(running: RunningServer) -> Signer:
@@ -48,24 +45,20 @@ async def me_status(base_url: str, cookie_value: str) -> httpx.Response:
 
 
 async def ws_close_code(base_url: str, path: str, cookie: str | None) -> int | None:
-    ws = await RawWebSocket.open(base_url, path, cookie=cookie)
-    with trio.fail_after(WAIT_S):
-        while await ws.receive() is not None:
-            pass
-    await ws.stream.aclose()
-    return ws.close_code
+    ws = await WebSocketClient.open(base_url, path, cookie=cookie)
+    return await ws.wait_closed()
 
 
 async def raw_http(base_url: str, request: bytes) -> tuple[int, dict[str, str], bytes]:
     """Send `request` byte for byte (no client-side path normalisation); parse the response."""
     url = urlparse(base_url)
-    stream = await trio.open_tcp_stream(url.hostname, url.port)
     parser = h11.Connection(h11.CLIENT)
     parser.send(h11.Request(method="GET", target="/", headers=[("Host", "x")]))  # puts h11 in the right state
     parser.send(h11.EndOfMessage())
-    await stream.send_all(request)
     status, headers, body = 0, {}, b""
     with trio.fail_after(WAIT_S):
+        stream = await trio.open_tcp_stream(url.hostname, url.port)
+        await stream.send_all(request)
         while True:
             event = parser.next_event()
             if event is h11.NEED_DATA:
@@ -130,7 +123,7 @@ async def test_cookies_replayed_after_a_reset_are_dead(server: RunningServer) ->
     old = cookies["s1"]
     auth = {"Authorization": f"Bearer {server.admin_token}"}
     async with httpx.AsyncClient(base_url=server.url, timeout=WAIT_S) as http:
-        ws = await RawWebSocket.open(server.url, "/ws/student", cookie=old)
+        ws = await WebSocketClient.open(server.url, "/ws/student", cookie=old)
         assert await ws.expect("state")
         assert (await http.post("/admin/reset", json={"confirm": True}, headers=auth)).status_code == 200
         assert await ws.expect("session_reset")
@@ -233,13 +226,9 @@ async def test_parallel_guesses_from_one_source_are_answered_one_after_another(
     assert time.monotonic() - started >= penalties * 0.9
 
     async def guess_control(n: int) -> None:
-        stream = await trio.open_unix_socket(str(server.settings.data_dir / "control.sock"))
-        await stream.send_all(json.dumps({"token": f"guess-{n}", "cmd": "next"}).encode() + b"\n")
-        reply = b""
-        while not reply.endswith(b"\n"):
-            reply += await stream.receive_some(4096)
-        assert json.loads(reply)["error"]["code"] == "unauthorized"
-        await stream.aclose()
+        async with await ControlClient.open(server) as client:
+            reply = await client.request(f"guess-{n}", "next")
+        assert reply["error"]["code"] == "unauthorized"
 
     started = time.monotonic()
     async with trio.open_nursery() as nursery:
@@ -272,14 +261,14 @@ async def test_html_in_names_comes_back_as_literal_text(server: RunningServer) -
             http.cookies.clear()
             me = await http.get("/me", headers={"Cookie": cookies[i]})
             assert me.json()["name"] == name
-    ws = await RawWebSocket.open(server.url, "/ws/student", cookie=cookies[0])
+    ws = await WebSocketClient.open(server.url, "/ws/student", cookie=cookies[0])
     await server.room.next()
     await ws.send_json({"type": "submit", "question_idx": 0, "answer": "B"})
     assert await ws.expect("submit_ack")
     await server.room.close_question()
     reveal = await ws.expect("question_closed")
     assert reveal is not None and {row["name"] for row in reveal["top5"]} == set(HOSTILE_NAMES)
-    projector = await RawWebSocket.open(server.url, "/ws/projector")
+    projector = await WebSocketClient.open(server.url, "/ws/projector")
     state = await projector.expect("projector_state")
     assert state is not None and {row["name"] for row in state["leaderboard"]} == set(HOSTILE_NAMES)
     await ws.close()
@@ -315,7 +304,7 @@ async def test_csv_export_neutralises_formulas_and_quotes_cells(tmp_path: Path, 
                 layout: (await http.get("/export.csv", params={"format": layout}, headers=auth)).text
                 for layout in ("wide", "long")
             }
-    offline = offline_export(data_dir)
+    offline = await offline_export(data_dir)
     assert offline == online["wide"]
     for layout, text in online.items():
         rows = list(csv.reader(io.StringIO(text, newline="")))
@@ -521,11 +510,11 @@ async def test_behind_a_trusted_proxy_the_forwarded_client_address_is_used(
         assert "wrong instructor token from 198.51.100.99" in caplog.text
         # The per-address websocket limit applies to the forwarded addresses.
         cookie = f"{STUDENT_COOKIE}={joined.cookies[STUDENT_COOKIE]}"
-        first = await RawWebSocket.open(server.url, "/ws/student", cookie=cookie, headers=list_headers(via("198.51.100.1")))
-        other = await RawWebSocket.open(server.url, "/ws/student", cookie=cookie, headers=list_headers(via("198.51.100.2")))
+        first = await WebSocketClient.open(server.url, "/ws/student", cookie=cookie, headers=list_headers(via("198.51.100.1")))
+        other = await WebSocketClient.open(server.url, "/ws/student", cookie=cookie, headers=list_headers(via("198.51.100.2")))
         for ws in (first, other):
             assert await ws.expect("state")
-        same = await RawWebSocket.open(server.url, "/ws/student", cookie=cookie, headers=list_headers(via("198.51.100.1")))
+        same = await WebSocketClient.open(server.url, "/ws/student", cookie=cookie, headers=list_headers(via("198.51.100.1")))
         assert await same.receive() is None and same.close_code == 1008
         for ws in (first, other, same):
             await ws.close()
