@@ -20,7 +20,7 @@ from server.room.room import Room
 from server.session.errors import RoomError
 from server.session.machine import TRANSITIONS, Command, Refusal, SessionState, Step, markdown_table
 from server.settings import Settings
-from tests.conftest import REPO
+from tests.helpers import REPO
 
 # How to bring a fresh room (tiny pool: 3 questions) into each state.
 REACH: dict[SessionState, list[str]] = {

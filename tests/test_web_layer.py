@@ -38,7 +38,7 @@ from server.web import hypercorn_patch
 from server.web.app import create_app
 from server.web.hypercorn_patch import FrameBatch, HypercornPatchError
 from server.web.quiz_app import QuizApp
-from tests.conftest import WAIT_S, running_server
+from tests.helpers import WAIT_S, running_server
 
 ADMIN_TOKEN = "test-admin-token"
 
