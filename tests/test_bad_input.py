@@ -15,7 +15,7 @@ async def snapshot(server: RunningServer) -> tuple:
     return (
         str(room.state),
         room.record.current_question_idx,
-        sorted((p.student_id, p.name, p.total_points, len(p.submissions)) for p in room.participants.values()),
+        sorted((p.student_id, p.name, p.total_units, len(p.submissions)) for p in room.participants.values()),
     )
 
 

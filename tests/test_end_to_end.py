@@ -43,13 +43,13 @@ async def test_three_students_answer_reveal_late_joiner_and_summary(server: Runn
             assert opened["question_idx"] == 0 and list(opened["options"]) == ["A", "B", "C", "D"]
             assert 19_000 <= opened["remaining_ms"] <= 20_000 and "correct" not in opened
 
-        ack = await ann.submit(0, "B")  # correct, at once
-        assert (ack["type"], ack["score"], ack["answer"]) == ("submit_ack", 1.0, "B")
+        ack = await ann.submit(0, "B")  # correct, at once; the ack tells no score until the reveal
+        assert (ack["type"], ack["score"], ack["answer"]) == ("submit_ack", None, "B")
         clock.shift_ms = 10_000  # half time
         ack = await ben.submit(0, "B")
-        assert (ack["score"], ack["elapsed_ms"] >= 10_000) == (0.75, True)
+        assert (ack["score"], ack["elapsed_ms"] >= 10_000) == (None, True)
         ack = await cid.submit(0, "A")  # wrong
-        assert ack["score"] == 0.0
+        assert ack["score"] is None
         histogram = await instructor.expect("live_histogram", lambda m: m["submitted_count"] == 3)
         assert histogram["histogram"] == {"A": 1, "B": 2, "C": 0, "D": 0, "missed": 0, "pending": 0}
 
@@ -57,10 +57,10 @@ async def test_three_students_answer_reveal_late_joiner_and_summary(server: Runn
         reveals = {s.name: await s.expect("question_closed") for s in (ann, ben, cid)}
         assert reveals["Ann"]["correct"] == "B"
         assert reveals["Ann"]["histogram"] == {"A": 1, "B": 2, "C": 0, "D": 0, "missed": 0}
-        assert [(r["your_rank"], r["your_total"], r["your_answer"]) for r in reveals.values()] == [
-            (1, 1.0, "B"),
-            (2, 0.75, "B"),
-            (3, 0.0, "A"),
+        assert [(r["your_rank"], r["your_total"], r["your_answer"], r["your_score"]) for r in reveals.values()] == [
+            (1, 1.0, "B", 1.0),
+            (2, 0.75, "B", 0.75),
+            (3, 0.0, "A", 0.0),
         ]
         for name, reveal in reveals.items():
             assert [row["name"] for row in reveal["top5"]] == ["Ann", "Ben", "Cid"]

@@ -75,11 +75,15 @@ async def test_scripted_lecture_exports_the_gradebook(tmp_path: Path) -> None:
         clock.advance(2_000)
         acks["u4"] = await u4.submit(0, "A")
         assert {k: (a["score"], a["elapsed_ms"]) for k, a in acks.items()} == {
-            "u1": (1.0, 0), "u2": (0.95, 2_000), "u3": (0.95, 2_000), "u4": (0.0, 4_000)
+            "u1": (None, 0), "u2": (None, 2_000), "u3": (None, 2_000), "u4": (None, 4_000)
         }
         status = (await ctl(server, "status", "--json")).json()
         assert (status["answered_current"], status["time_left_ms"]) == (4, 16_000)
         assert (await ctl(server, "close")).returncode == 0
+        reveals = {sid: await students[sid].expect("question_closed") for sid in ("u1", "u2", "u3", "u4", "u5")}
+        assert {k: (r["your_score"], r["your_answer"]) for k, r in reveals.items()} == {
+            "u1": (1.0, "B"), "u2": (0.95, "B"), "u3": (0.95, "B"), "u4": (0.0, "A"), "u5": (0, None)
+        }
 
         # A late joiner: missed q1, which is closed.
         assert (await u6.join()).status_code == 200
@@ -99,9 +103,13 @@ async def test_scripted_lecture_exports_the_gradebook(tmp_path: Path) -> None:
         late = await u5.submit(2, "C")
         assert (late["type"], late["code"]) == ("error", "time_expired")
         assert {k: (a["score"], a["elapsed_ms"]) for k, a in acks.items()} == {
-            "u6": (1.0, 0), "u1": (0.95, 1_000), "u2": (0.95, 1_000), "u3": (0.95, 1_000), "u4": (0.0, 5_000)
+            "u6": (None, 0), "u1": (None, 1_000), "u2": (None, 1_000), "u3": (None, 1_000), "u4": (None, 5_000)
         }
         assert (await ctl(server, "end")).stdout == "session finished; 6 participants (6 connected)\n"
+        reveals = {s.student_id: await s.expect("question_closed") for s in students.values()}
+        assert {k: r["your_score"] for k, r in reveals.items()} == {
+            "u6": 1.0, "u1": 0.95, "u2": 0.95, "u3": 0.95, "u4": 0.0, "u5": 0
+        }
         ended = {s.student_id: await s.expect("session_ended") for s in students.values()}
         assert {k: (e["your_rank"], e["your_total"]) for k, e in ended.items()} == {
             "u1": (1, 1.95), "u2": (2, 1.9), "u3": (2, 1.9), "u6": (4, 1.0), "u4": (5, 0.0), "u5": (5, 0.0)
@@ -193,7 +201,7 @@ async def test_export_while_a_question_is_open(tmp_path: Path, tiny_pool: Pool) 
             assert (await student.join()).status_code == 200
         assert (await ctl(server, "next")).returncode == 0
         async with ann.connect():
-            assert (await ann.submit(0, "B"))["score"] == 1.0
+            assert (await ann.submit(0, "B"))["score"] is None  # known at the reveal
         rows = rows_of((await ctl(server, "export")).stdout)
         assert rows[1:] == [["ann", "Ann", "1.00", "", "", "1.00", "1", "1", "1"], ["bob", "Bob", "", "", "", "0.00", "0", "0", "2"]]
         for student in (ann, bob):
@@ -237,7 +245,8 @@ def _record(points: dict[str, list[int | None]], pool: Pool) -> SessionRecord:
         participant = Participant(student_id, student_id.upper(), "c", 0)
         for idx, value in enumerate(scores):
             if value is not None:
-                participant.record(Submission(idx, SubmissionStatus.SUBMITTED, "B", 100, value, value > 0))
+                submission = Submission(idx, SubmissionStatus.SUBMITTED, "B", 100, value, value > 0, value * 100)
+                participant.record(submission, revealed=True)
         record.participants[student_id] = participant
     return record
 

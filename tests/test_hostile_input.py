@@ -197,7 +197,7 @@ def snapshot(server: ServerThread) -> Any:
             str(room.state),
             room.record.current_question_idx,
             sorted(
-                (p.student_id, p.name, p.total_points, tuple(sorted(p.submissions)), p.blur_count, p.hidden_count)
+                (p.student_id, p.name, p.total_units, tuple(sorted(p.submissions)), p.blur_count, p.hidden_count)
                 for p in room.participants.values()
             ),
         )

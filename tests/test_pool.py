@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from server.quiz.pool import Pool, PoolError, Question, load_pool, parse_pool, summary_line
+from server.quiz.pool import Pool, PoolError, load_pool, parse_pool, summary_line
 
 POOLS_DIR = Path(__file__).parent.parent / "pools"
 
@@ -87,14 +87,15 @@ def test_valid_pool_parses_with_effective_time_limits() -> None:
     assert pool.score_fn == "speed_linear"
     assert pool.source == "quiz.json"
     assert [question.time_limit for question in pool.questions] == [20, 30, 30]
-    assert pool.questions[0] == Question(
-        text="Which sort is stable?",
-        options={"A": "Quicksort", "B": "Merge sort", "C": "Heapsort", "D": "Selection sort"},
-        correct="B",
-        explanation="Merge sort keeps equal keys in input order.",
-        time_limit=20,
-    )
-    assert pool.questions[1].explanation == ""
+    assert pool.questions[0].kind == "single"
+    assert pool.questions[0].to_json() == {
+        "text": "Which sort is stable?",
+        "options": {"A": "Quicksort", "B": "Merge sort", "C": "Heapsort", "D": "Selection sort"},
+        "correct": "B",
+        "explanation": "Merge sort keeps equal keys in input order.",
+        "time_limit": 20,
+    }
+    assert pool.questions[1].explanation.source == ""
 
 
 def test_optional_fields_may_be_absent_or_null() -> None:
@@ -105,8 +106,15 @@ def test_optional_fields_may_be_absent_or_null() -> None:
     pool = parse_pool(data)
     assert pool.session_id is None
     assert pool.source == "<pool>"
-    assert pool.questions[0].explanation == ""
+    assert pool.questions[0].explanation.source == ""
     assert pool.questions[0].time_limit == 30
+
+
+def test_time_limit_default_and_score_fn_are_optional() -> None:
+    data = valid_pool_data()
+    del data["time_limit_default"], data["score_fn"]
+    pool = parse_pool(data)
+    assert (pool.time_limit_default, pool.score_fn) == (30, "speed_linear")
 
 
 def test_options_come_back_in_letter_order() -> None:
@@ -198,13 +206,11 @@ def test_to_json_writes_every_time_limit_and_omits_what_is_absent() -> None:
         ("session_id", "cs 101/w3", "session_id: 'cs 101/w3' may only contain A-Z a-z 0-9 . _ -"),
         ("session_id", "s" * 65, "session_id: is 65 characters long, the limit is 64"),
         ("session_id", 7, "session_id: expected a string, got 7"),
-        ("time_limit_default", DELETE, "time_limit_default: missing"),
         ("time_limit_default", 4, "time_limit_default: 4 is out of range 5..3600 seconds"),
         ("time_limit_default", 3601, "time_limit_default: 3601 is out of range 5..3600 seconds"),
         ("time_limit_default", 30.0, "time_limit_default: expected whole seconds as an integer, got 30.0"),
         ("time_limit_default", True, "time_limit_default: expected whole seconds as an integer, got true"),
         ("time_limit_default", "30", "time_limit_default: expected whole seconds as an integer, got the string '30'"),
-        ("score_fn", DELETE, "score_fn: missing"),
         ("score_fn", "fastest_wins", "score_fn: 'fastest_wins' is not a score function"),
         ("questions", DELETE, "questions: missing"),
         ("questions", [], "questions: is empty"),
@@ -219,8 +225,8 @@ def test_to_json_writes_every_time_limit_and_omits_what_is_absent() -> None:
             ["Yes", "No"],
             'questions[0].options: expected an object like {"A": "...", "B": "..."}, got an array',
         ),
-        ("questions.0.options", {"A": "only"}, "questions[0].options: has 1 option(s), needs 2 to 4"),
-        ("questions.0.options", {k: k for k in "ABCDE"}, "questions[0].options: has 5 options, the limit is 4"),
+        ("questions.0.options", {"A": "only"}, "questions[0].options: has 1 option(s), needs 2 to 6"),
+        ("questions.0.options", {k: k for k in "ABCDEFG"}, "questions[0].options: has 7 options, the limit is 6"),
         ("questions.0.options", {"A": "x", "C": "y"}, "questions[0].options: keys A, C are not consecutive from A"),
         ("questions.0.options", {"a": "x", "b": "y"}, "questions[0].options: keys a, b are not consecutive from A"),
         ("questions.0.options.C", "", "questions[0].options.C: is empty"),
@@ -256,7 +262,7 @@ def test_lower_case_correct_suggests_the_letter() -> None:
 
 
 def test_empty_explanation_is_allowed() -> None:
-    assert parse_pool(with_change("questions.0.explanation", "")).questions[0].explanation == ""
+    assert parse_pool(with_change("questions.0.explanation", "")).questions[0].explanation.source == ""
 
 
 def test_root_that_is_not_an_object() -> None:
@@ -309,7 +315,8 @@ def test_unrelated_unknown_key_lists_the_allowed_keys() -> None:
     data = with_change("questions.0.difficulty", "hard")
     assert problems_of(data) == [
         "questions[0]: unknown key 'difficulty' "
-        "(fix: remove it; allowed keys are text, options, correct, explanation, time_limit)"
+        "(fix: remove it; allowed keys are text, options, correct, explanation, time_limit, points, image, image_alt, "
+        "tags, live_results)"
     ]
 
 

@@ -155,7 +155,7 @@ async def test_submit_validation(autojump_clock: MockClock, tmp_path: Path, tiny
             assert refused.value.code == code
         first = await room.submit(alice, 2, "A")
         assert await room.submit(alice, 2, "B") == first  # the first answer stands
-        assert alice.submissions[2].answer == "A" and alice.total_points == 0
+        assert alice.submissions[2].answer == "A" and alice.total_units == 0
 
 
 async def test_submit_after_the_deadline_is_time_expired(

@@ -1,59 +1,56 @@
 """Quiz pools: the one loader and validator behind `quizctl validate` and `quizctl serve`.
 
-A pool is a JSON file (PROTOCOL.md, "Pools"). `load_pool` / `parse_pool`
-either return a fully checked `Pool` or raise `PoolError` listing *every*
-problem, each as "LOCATION: what is wrong (fix: how to fix it)", so an
-instructor can repair a file in one pass instead of one error per run.
+A pool is a JSON file (docs/protocol.md, "Pools"). `load_pool` / `parse_pool` either
+return a fully checked `Pool` or raise `PoolError` listing *every* problem, each as
+"LOCATION: what is wrong (fix: how to fix it)", so an instructor can repair a file in
+one pass instead of one error per run. Each question is checked by its type's class
+(server/quiz/types/); this module checks the pool around them and renders their
+Markdown once.
 
-`null` for an optional field (`session_id`, `explanation`, `time_limit`)
-means the same as leaving the field out.
+`null` for an optional field (`session_id`, `explanation`, `time_limit`, …) means the
+same as leaving the field out.
 """
 
 from __future__ import annotations
 
 import difflib
 import json
-import math
 import os
 import re
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from server.quiz.scoring import SCORE_FUNCTIONS
+from server.quiz import checks, content
+from server.quiz.checks import Problems
+from server.quiz.scoring import MAX_POINTS, SCORE_FUNCTIONS, weight_units
+from server.quiz.types import DEFAULT_TYPE, QUESTION_TYPES
+from server.quiz.types.base import (
+    COMMON_KEYS,
+    EXPLANATION_MAX_CHARS,
+    QUESTION_TEXT_MAX_CHARS,
+    TAG_MAX_CHARS,
+    TAGS_MAX,
+    Question,
+    QuestionSource,
+    Rendered,
+    check_weight,
+)
 
 TITLE_MAX_CHARS = 200
 SESSION_ID_MAX_CHARS = 64
-QUESTION_TEXT_MAX_CHARS = 1000
-OPTION_TEXT_MAX_CHARS = 300
-EXPLANATION_MAX_CHARS = 2000
 QUESTIONS_MAX = 500
-TIME_LIMIT_MIN_S = 5
-TIME_LIMIT_MAX_S = 3600
-OPTION_KEYS = "ABCD"
-OPTIONS_MIN = 2
+LANGUAGE_MAX_CHARS = 35
+DEFAULT_TIME_LIMIT_S = 30
+DEFAULT_SCORE_FN = "speed_linear"
 
-ROOT_KEYS = ("title", "session_id", "time_limit_default", "score_fn", "questions")
-QUESTION_KEYS = ("text", "options", "correct", "explanation", "time_limit")
+ROOT_KEYS = ("title", "session_id", "time_limit_default", "score_fn", "language", "live_results", "questions")
+REQUIRED_ROOT_KEYS = ("title", "questions")
 
 _SESSION_ID_RE = re.compile(r"[A-Za-z0-9._-]+")
 _SESSION_ID_BAD_CHARS_RE = re.compile(r"[^A-Za-z0-9._-]+")
-
-
-@dataclass(frozen=True, slots=True)
-class Question:
-    text: str
-    options: dict[str, str]
-    correct: str
-    explanation: str
-    time_limit: int
-
-    def to_json(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"text": self.text, "options": dict(self.options), "correct": self.correct}
-        if self.explanation:
-            data["explanation"] = self.explanation
-        data["time_limit"] = self.time_limit
-        return data
+_LANGUAGE_RE = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*")
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +61,8 @@ class Pool:
     score_fn: str
     questions: tuple[Question, ...]
     source: str
+    language: str | None = None
+    live_results: bool = False
 
     def to_json(self) -> dict[str, Any]:
         """The canonical pool file form; `parse_pool(pool.to_json(), pool.source) == pool`."""
@@ -72,8 +71,22 @@ class Pool:
             data["session_id"] = self.session_id
         data["time_limit_default"] = self.time_limit_default
         data["score_fn"] = self.score_fn
+        if self.language is not None:
+            data["language"] = self.language
+        if self.live_results:
+            data["live_results"] = True
         data["questions"] = [question.to_json() for question in self.questions]
         return data
+
+    @property
+    def possible_units(self) -> int:
+        """The most a student can earn: full credit on every scored question, weighted."""
+        return sum(MAX_POINTS * weight_units(q.weight) for q in self.questions if q.scored)
+
+    @property
+    def base_dir(self) -> Path:
+        """The folder the pool's images are found in (beside the pool file)."""
+        return Path(self.source).resolve().parent
 
 
 class PoolError(Exception):
@@ -92,10 +105,13 @@ def load_pool(path: str | os.PathLike[str]) -> Pool:
     return parse_pool(_decode_json(text, source), source)
 
 
-def parse_pool(data: object, source: str = "<pool>") -> Pool:
-    """Check decoded JSON; `PoolError` lists every problem at once."""
-    problems = _Problems()
-    pool = _check_pool(data, source, problems)
+def parse_pool(data: object, source: str = "<pool>", *, base_dir: Path | None = None) -> Pool:
+    """Check decoded JSON; `PoolError` lists every problem at once.
+
+    Images are looked up in `base_dir` (default: the folder of `source`, when it is a path).
+    """
+    problems = Problems()
+    pool = _PoolReader(source, problems, base_dir).read(data)
     if problems or pool is None:
         raise PoolError(source, problems.messages)
     return pool
@@ -105,21 +121,12 @@ def summary_line(pool: Pool) -> str:
     session = f"session {pool.session_id}" if pool.session_id else "session id from config"
     count = len(pool.questions)
     questions = f"{count} question" if count == 1 else f"{count} questions"
+    kinds = sorted({q.kind for q in pool.questions})
+    types = "" if kinds == ["single"] else f" ({', '.join(kinds)})"
     return (
-        f"{pool.source}: OK - {pool.title!r} ({session}), {questions}, "
+        f"{pool.source}: OK - {pool.title!r} ({session}), {questions}{types}, "
         f"{pool.score_fn}, {pool.time_limit_default} s default"
     )
-
-
-class _Problems:
-    def __init__(self) -> None:
-        self.messages: list[str] = []
-
-    def __bool__(self) -> bool:
-        return bool(self.messages)
-
-    def add(self, location: str, what: str, fix: str) -> None:
-        self.messages.append(f"{location}: {what} (fix: {fix})")
 
 
 # ---------------------------------------------------------------- file and JSON
@@ -199,150 +206,180 @@ def _json_syntax_fix(message: str) -> str:
     return "correct the JSON syntax at that spot"
 
 
-# ---------------------------------------------------------------- generic checks
-
-
-def _describe(value: object) -> str:
-    """How a JSON value reads in a message: 'null', 'true', '30.0', "the string '30'", 'an array'."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    if isinstance(value, str):
-        return f"the string {_quote(value)}"
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, dict):
-        return "an object"
-    return type(value).__name__
-
-
-def _quote(text: str, limit: int = 40) -> str:
-    return repr(text if len(text) <= limit else text[: limit - 1] + "…")
-
-
-def _field(container: str, key: str) -> str:
-    return f"{container}.{key}" if container else key
-
-
-def _check_duplicate_keys(obj: dict[str, Any], location: str, problems: _Problems) -> None:
-    for key in getattr(obj, "duplicate_keys", ()):
-        problems.add(location or "(root)", f"key {key!r} appears more than once", "keep one: JSON uses only the last")
-
-
-def _check_unknown_keys(obj: dict[str, Any], allowed: tuple[str, ...], location: str, problems: _Problems) -> set[str]:
-    """Report unknown keys; return the allowed keys that some unknown key looks like a typo of."""
-    missing = [name for name in allowed if name not in obj]
-    typo_targets: set[str] = set()
-    for key in map(str, obj):
-        if key in allowed:
-            continue
-        guess = difflib.get_close_matches(key.lower(), missing, n=1)
-        if guess:
-            typo_targets.add(guess[0])
-            fix = f"did you mean {guess[0]!r}?"
-        else:
-            fix = f"remove it; allowed keys are {', '.join(allowed)}"
-        problems.add(location or "(root)", f"unknown key {key!r}", fix)
-    return typo_targets
-
-
-def _require(
-    obj: dict[str, Any], key: str, location: str, typo_targets: set[str], fix: str, problems: _Problems
-) -> bool:
-    """True when `key` is present; otherwise reports it missing, unless a typo'd key was already reported."""
-    if key in obj:
-        return True
-    if key not in typo_targets:
-        problems.add(_field(location, key), "missing", fix)
-    return False
-
-
-def _check_text(
-    value: object, location: str, max_chars: int, problems: _Problems, *, may_be_empty: bool = False
-) -> str:
-    if not isinstance(value, str):
-        problems.add(location, f"expected a string, got {_describe(value)}", "write the text in double quotes")
-        return ""
-    if not may_be_empty and not value.strip():
-        problems.add(location, "is empty", "write some text")
-    if len(value) > max_chars:
-        problems.add(location, f"is {len(value)} characters long, the limit is {max_chars}", "shorten it")
-    return value
-
-
-def _check_seconds(value: object, location: str, problems: _Problems) -> int:
-    if isinstance(value, int) and not isinstance(value, bool):
-        _check_seconds_range(value, location, problems)
-        return value
-    what = f"expected whole seconds as an integer, got {_describe(value)}"
-    if isinstance(value, float) and math.isfinite(value):
-        suggestion = min(max(round(value), TIME_LIMIT_MIN_S), TIME_LIMIT_MAX_S)
-        problems.add(location, what, f"write {suggestion}")
-    elif isinstance(value, str) and value.strip().isdigit():
-        problems.add(location, what, f"write {value.strip()} without quotes")
-    else:
-        problems.add(location, what, f"write a number of seconds from {TIME_LIMIT_MIN_S} to {TIME_LIMIT_MAX_S}")
-    return 0
-
-
-def _check_seconds_range(seconds: int, location: str, problems: _Problems) -> None:
-    if TIME_LIMIT_MIN_S <= seconds <= TIME_LIMIT_MAX_S:
-        return
-    what = f"{seconds} is out of range {TIME_LIMIT_MIN_S}..{TIME_LIMIT_MAX_S} seconds"
-    looks_like_ms = seconds % 1000 == 0 and TIME_LIMIT_MIN_S <= seconds // 1000 <= TIME_LIMIT_MAX_S
-    if looks_like_ms:
-        problems.add(location, what, f"time limits are in seconds, not milliseconds: write {seconds // 1000}")
-    else:
-        problems.add(location, what, f"use a value from {TIME_LIMIT_MIN_S} to {TIME_LIMIT_MAX_S}")
-
-
 # ---------------------------------------------------------------- the pool
 
 
-def _check_pool(data: object, source: str, problems: _Problems) -> Pool | None:
-    if not isinstance(data, dict):
-        problems.add(
-            "(root)",
-            f"expected a JSON object {{...}}, got {_describe(data)}",
-            'write {"title": ..., "time_limit_default": ..., "score_fn": ..., "questions": [...]}',
+class _PoolReader:
+    """Checks one pool: its own fields, then each question through its type's class."""
+
+    def __init__(self, source: str, problems: Problems, base_dir: Path | None) -> None:
+        self.source = source
+        self.problems = problems
+        self.base_dir = base_dir if base_dir is not None else _folder_of(source)
+
+    def read(self, data: object) -> Pool | None:
+        problems = self.problems
+        if not isinstance(data, dict):
+            what = f"expected a JSON object {{...}}, got {checks.describe(data)}"
+            problems.add("(root)", what, 'write {"title": ..., "questions": [...]}')
+            return None
+        checks.check_duplicate_keys(data, "", problems)
+        typo_targets = checks.check_unknown_keys(data, ROOT_KEYS, "", problems)
+        title = ""
+        if checks.require(data, "title", "", typo_targets, 'add "title": "Week 3: Sorting"', problems):
+            title = checks.check_text(data["title"], "title", TITLE_MAX_CHARS, problems)
+        session_id = _check_session_id(data.get("session_id"), problems)
+        time_limit_default = DEFAULT_TIME_LIMIT_S
+        if data.get("time_limit_default") is not None:
+            time_limit_default = checks.check_seconds(data["time_limit_default"], "time_limit_default", problems)
+        score_fn = DEFAULT_SCORE_FN
+        if data.get("score_fn") is not None:
+            score_fn = _check_score_fn(data["score_fn"], problems)
+        language = _check_language(data.get("language"), problems)
+        live_results = _check_bool(data.get("live_results"), "live_results", problems)
+        questions: tuple[Question, ...] = ()
+        questions_fix = 'add "questions": [{"text": ..., "options": ..., "correct": ...}]'
+        if checks.require(data, "questions", "", typo_targets, questions_fix, problems):
+            questions = self._questions(data["questions"], time_limit_default, live_results)
+        return Pool(title, session_id, time_limit_default, score_fn, questions, self.source, language, live_results)
+
+    def _questions(self, value: object, time_limit_default: int, live_results: bool) -> tuple[Question, ...]:
+        problems = self.problems
+        if not isinstance(value, list):
+            what = f"expected an array [...], got {checks.describe(value)}"
+            problems.add("questions", what, "put the questions in [ ]")
+            return ()
+        if not value:
+            problems.add("questions", "is empty", "add at least one question")
+        if len(value) > QUESTIONS_MAX:
+            what = f"has {len(value)} questions, the limit is {QUESTIONS_MAX}"
+            problems.add("questions", what, "split the pool into several files")
+        checked = [
+            self._question(item, f"questions[{index}]", time_limit_default, live_results)
+            for index, item in enumerate(value)
+        ]
+        return tuple(question for question in checked if question is not None)
+
+    def _question(self, value: object, location: str, time_limit_default: int, live_results: bool) -> Question | None:
+        problems = self.problems
+        if not isinstance(value, dict):
+            what = f"expected a question object {{...}}, got {checks.describe(value)}"
+            problems.add(location, what, 'write {"text": ..., "options": ..., "correct": ...}')
+            return None
+        kind = value.get("type", DEFAULT_TYPE)
+        cls = QUESTION_TYPES.get(kind) if isinstance(kind, str) else None
+        if cls is None:
+            guess = difflib.get_close_matches(str(kind).lower(), QUESTION_TYPES, n=1)
+            fix = f"did you mean {guess[0]!r}?" if guess else f"use one of {', '.join(QUESTION_TYPES)}"
+            problems.add(checks.field(location, "type"), f"{checks.describe(kind)} is not a question type", fix)
+            return None
+        checks.check_duplicate_keys(value, location, problems)
+        allowed = ("text", *cls.own_keys, *(key for key in COMMON_KEYS if key != "text"))
+        if kind == DEFAULT_TYPE and "type" not in value:
+            allowed = tuple(key for key in allowed if key != "type")
+        source = QuestionSource(value, location, problems, self.render, self.load_image)
+        source.typo_targets = checks.check_unknown_keys(value, allowed, location, problems)
+        # Problems come in the file's usual order: the text, the type's own fields, then the rest.
+        text = ""
+        if source.has("text", 'add "text": "the question"'):
+            text = checks.check_text(value["text"], source.at("text"), QUESTION_TEXT_MAX_CHARS, problems)
+        rendered = self.render(text, source.at("text"), False)
+        return cls.from_source(  # type: ignore[attr-defined, no-any-return]
+            source, lambda: {"text": rendered, **self._common(source, time_limit_default, live_results)}
         )
+
+    def _common(self, source: QuestionSource, time_limit_default: int, live_results: bool) -> dict[str, Any]:
+        """The keyword arguments every question type takes (see base.Question)."""
+        data, problems = source.data, self.problems
+        explanation = ""
+        if data.get("explanation") is not None:
+            explanation = checks.check_text(
+                data["explanation"], source.at("explanation"), EXPLANATION_MAX_CHARS, problems, may_be_empty=True
+            )
+        time_limit = time_limit_default
+        if data.get("time_limit") is not None:
+            time_limit = checks.check_seconds(data["time_limit"], source.at("time_limit"), problems)
+        weight = Fraction(1)
+        if data.get("points") is not None:
+            weight = check_weight(data["points"], source.at("points"), problems)
+        image = None
+        if data.get("image") is not None:
+            image = self.load_image(data["image"], data.get("image_alt"), source.location)
+        elif data.get("image_alt") is not None:
+            problems.add(source.at("image_alt"), "is given without an image", 'add "image": "figures/name.png" or remove it')
+        question_live = _check_bool(data.get("live_results"), source.at("live_results"), problems)
+        return {
+            "explanation": self.render(explanation, source.at("explanation"), False),
+            "time_limit": time_limit,
+            "weight": weight,
+            "tags": _check_tags(data.get("tags"), source.at("tags"), problems),
+            "live_results": question_live if data.get("live_results") is not None else live_results,
+            "image": image,
+        }
+
+    # ---------------------------------------------------------------- content
+
+    def render(self, source_text: str, location: str, inline: bool) -> Rendered:
+        """Markdown and math rendered to safe HTML once; bad LaTeX and the like reported at `location`."""
+        if not source_text:
+            return Rendered("", "")
+        try:
+            return Rendered(source_text, content.render(source_text, inline=inline))
+        except content.ContentError as problem:
+            self.problems.add(location, problem.message, problem.fix)
+            return Rendered(source_text, "")
+
+    def load_image(self, path: object, alt: object, location: str) -> Any:
+        if self.base_dir is None:
+            self.problems.add(checks.field(location, "image"), "images need a pool file to be found beside", "load the pool from a file")
+            return None
+        if not isinstance(path, str):
+            self.problems.add(checks.field(location, "image"), f"expected a file path, got {checks.describe(path)}", 'write e.g. "figures/heap.png"')
+            return None
+        try:
+            return content.load_image(self.base_dir, path, alt if isinstance(alt, str) else None)
+        except content.ContentError as problem:
+            key = "image_alt" if "alt" in problem.message else "image"
+            self.problems.add(checks.field(location, key), problem.message, problem.fix)
+            return None
+
+
+def _folder_of(source: str) -> Path | None:
+    return None if source.startswith("<") else Path(source).resolve().parent
+
+
+def _check_bool(value: object, location: str, problems: Problems) -> bool:
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        problems.add(location, f"expected true or false, got {checks.describe(value)}", "write true or false without quotes")
+        return False
+    return value
+
+
+def _check_tags(value: object, location: str, problems: Problems) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or len(value) > TAGS_MAX:
+        problems.add(location, f"expected a list of up to {TAGS_MAX} tags, got {checks.describe(value)}", 'write e.g. ["week 3", "sorting"]')
+        return ()
+    return tuple(checks.check_text(tag, f"{location}[{i}]", TAG_MAX_CHARS, problems) for i, tag in enumerate(value))
+
+
+def _check_language(value: object, problems: Problems) -> str | None:
+    if value is None:
         return None
-    _check_duplicate_keys(data, "", problems)
-    typo_targets = _check_unknown_keys(data, ROOT_KEYS, "", problems)
-
-    title = ""
-    if _require(data, "title", "", typo_targets, 'add "title": "Week 3: Sorting"', problems):
-        title = _check_text(data["title"], "title", TITLE_MAX_CHARS, problems)
-    session_id = _check_session_id(data.get("session_id"), problems)
-    time_limit_default = 0
-    if _require(data, "time_limit_default", "", typo_targets, 'add "time_limit_default": 30', problems):
-        time_limit_default = _check_seconds(data["time_limit_default"], "time_limit_default", problems)
-    score_fn = ""
-    if _require(data, "score_fn", "", typo_targets, 'add "score_fn": "speed_linear" or "binary"', problems):
-        score_fn = _check_score_fn(data["score_fn"], problems)
-    questions: tuple[Question, ...] = ()
-    questions_fix = 'add "questions": [{"text": ..., "options": ..., "correct": ...}]'
-    if _require(data, "questions", "", typo_targets, questions_fix, problems):
-        questions = _check_questions(data["questions"], time_limit_default, problems)
-
-    return Pool(
-        title=title,
-        session_id=session_id,
-        time_limit_default=time_limit_default,
-        score_fn=score_fn,
-        questions=questions,
-        source=source,
-    )
+    if not isinstance(value, str) or len(value) > LANGUAGE_MAX_CHARS or not _LANGUAGE_RE.fullmatch(value):
+        problems.add("language", f"{checks.describe(value)} is not a language tag", 'write e.g. "en", "de", "fr", "es", "zh", "ar"')
+        return None
+    return value
 
 
-def _check_session_id(value: object, problems: _Problems) -> str | None:
+def _check_session_id(value: object, problems: Problems) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        what = f"expected a string, got {_describe(value)}"
+        what = f"expected a string, got {checks.describe(value)}"
         problems.add("session_id", what, 'write it in double quotes, e.g. "cs101-w3"')
         return None
     if not value:
@@ -353,119 +390,17 @@ def _check_session_id(value: object, problems: _Problems) -> str | None:
     elif not _SESSION_ID_RE.fullmatch(value):
         suggestion = _SESSION_ID_BAD_CHARS_RE.sub("-", value).strip("-")[:SESSION_ID_MAX_CHARS]
         fix = f"use {suggestion!r}" if suggestion else "use letters, digits, '.', '_' and '-'"
-        problems.add("session_id", f"{_quote(value)} may only contain A-Z a-z 0-9 . _ -", fix)
+        problems.add("session_id", f"{checks.quote(value)} may only contain A-Z a-z 0-9 . _ -", fix)
     return value
 
 
-def _check_score_fn(value: object, problems: _Problems) -> str:
+def _check_score_fn(value: object, problems: Problems) -> str:
     choices = " or ".join(repr(name) for name in SCORE_FUNCTIONS)
     if not isinstance(value, str):
-        problems.add("score_fn", f"expected a string, got {_describe(value)}", f"use {choices}")
+        problems.add("score_fn", f"expected a string, got {checks.describe(value)}", f"use {choices}")
         return ""
     if value not in SCORE_FUNCTIONS:
         guess = difflib.get_close_matches(value.lower(), SCORE_FUNCTIONS, n=1)
         fix = f"did you mean {guess[0]!r}?" if guess else f"use {choices}"
-        problems.add("score_fn", f"{_quote(value)} is not a score function", fix)
-    return value
-
-
-def _check_questions(value: object, time_limit_default: int, problems: _Problems) -> tuple[Question, ...]:
-    if not isinstance(value, list):
-        problems.add("questions", f"expected an array [...], got {_describe(value)}", "put the questions in [ ]")
-        return ()
-    if not value:
-        problems.add("questions", "is empty", "add at least one question")
-    if len(value) > QUESTIONS_MAX:
-        what = f"has {len(value)} questions, the limit is {QUESTIONS_MAX}"
-        problems.add("questions", what, "split the pool into several files")
-    checked = [
-        _check_question(item, f"questions[{index}]", time_limit_default, problems) for index, item in enumerate(value)
-    ]
-    return tuple(question for question in checked if question is not None)
-
-
-# ---------------------------------------------------------------- one question
-
-
-def _check_question(value: object, location: str, time_limit_default: int, problems: _Problems) -> Question | None:
-    if not isinstance(value, dict):
-        what = f"expected a question object {{...}}, got {_describe(value)}"
-        problems.add(location, what, 'write {"text": ..., "options": ..., "correct": ...}')
-        return None
-    _check_duplicate_keys(value, location, problems)
-    typo_targets = _check_unknown_keys(value, QUESTION_KEYS, location, problems)
-
-    text = ""
-    if _require(value, "text", location, typo_targets, 'add "text": "the question"', problems):
-        text = _check_text(value["text"], _field(location, "text"), QUESTION_TEXT_MAX_CHARS, problems)
-    options: dict[str, str] | None = None
-    if _require(value, "options", location, typo_targets, 'add "options": {"A": "...", "B": "..."}', problems):
-        options = _check_options(value["options"], _field(location, "options"), problems)
-    correct = ""
-    correct_fix = f'add "correct": one of {_key_range(options)}' if options else 'add "correct": "A"'
-    if _require(value, "correct", location, typo_targets, correct_fix, problems):
-        correct = _check_correct(value["correct"], _field(location, "correct"), options, problems)
-    explanation = ""
-    if value.get("explanation") is not None:
-        explanation_location = _field(location, "explanation")
-        explanation = _check_text(
-            value["explanation"], explanation_location, EXPLANATION_MAX_CHARS, problems, may_be_empty=True
-        )
-    time_limit = time_limit_default
-    if value.get("time_limit") is not None:
-        time_limit = _check_seconds(value["time_limit"], _field(location, "time_limit"), problems)
-
-    return Question(text=text, options=options or {}, correct=correct, explanation=explanation, time_limit=time_limit)
-
-
-def _key_range(options: dict[str, str]) -> str:
-    keys = list(options)
-    return f"{keys[0]}-{keys[-1]}"
-
-
-def _check_options(value: object, location: str, problems: _Problems) -> dict[str, str] | None:
-    """The options in A, B, C, D order, or None when their keys are unusable."""
-    if not isinstance(value, dict):
-        if isinstance(value, list):
-            fix = 'turn the list into {"A": "first", "B": "second", ...}'
-        else:
-            fix = 'write {"A": "...", "B": "..."}'
-        problems.add(location, f'expected an object like {{"A": "...", "B": "..."}}, got {_describe(value)}', fix)
-        return None
-    _check_duplicate_keys(value, location, problems)
-    keys_ok = _option_keys_ok([str(key) for key in value], location, problems)
-    for key, text in value.items():
-        _check_text(text, f"{location}.{key}", OPTION_TEXT_MAX_CHARS, problems)
-    return {key: value[key] for key in sorted(value)} if keys_ok else None
-
-
-def _option_keys_ok(keys: list[str], location: str, problems: _Problems) -> bool:
-    count = len(keys)
-    if count < OPTIONS_MIN:
-        what = f"has {count} option(s), needs {OPTIONS_MIN} to {len(OPTION_KEYS)}"
-        problems.add(location, what, "add options so the keys run A, B, ...")
-        return False
-    if count > len(OPTION_KEYS):
-        problems.add(location, f"has {count} options, the limit is {len(OPTION_KEYS)}", "keep only A, B, C and D")
-        return False
-    expected = list(OPTION_KEYS[:count])
-    if sorted(keys) == expected:
-        return True
-    fix = "option keys are upper-case" if sorted(key.upper() for key in keys) == expected else "rename them"
-    problems.add(location, f"keys {', '.join(keys)} are not consecutive from A", f"{fix}: use {', '.join(expected)}")
-    return False
-
-
-def _check_correct(value: object, location: str, options: dict[str, str] | None, problems: _Problems) -> str:
-    if not isinstance(value, str):
-        what = f"expected an option key such as 'A', got {_describe(value)}"
-        problems.add(location, what, 'write the letter in double quotes, e.g. "A"')
-        return ""
-    valid_keys = list(options) if options else list(OPTION_KEYS)
-    if value in valid_keys:
-        return value
-    key_range = f"{valid_keys[0]}-{valid_keys[-1]}"
-    near = value.strip().upper()
-    fix = f"use {near!r}" if near in valid_keys else f"use one of {', '.join(valid_keys)}"
-    problems.add(location, f"{_quote(value)} is not one of the options {key_range}", fix)
+        problems.add("score_fn", f"{checks.quote(value)} is not a score function", fix)
     return value

@@ -10,8 +10,8 @@ import csv
 import io
 from collections.abc import Iterable
 
+from server.quiz.scoring import points_to_score, units_to_score
 from server.session.model import Participant, SessionRecord, SubmissionStatus, rank_by_total
-from server.quiz.scoring import points_to_score
 
 LAYOUTS = ("wide", "long")
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -25,46 +25,65 @@ def _score_text(points: int) -> str:
     return f"{points_to_score(points):.2f}"
 
 
+def _units_text(units: int) -> str:
+    return f"{units_to_score(units):.2f}"
+
+
+def all_units(participant: Participant) -> int:
+    """Every answer's weighted score, the open question's too (the gradebook is the instructor's)."""
+    return sum(submission.units for submission in participant.submissions.values())
+
+
+def right_answers(participant: Participant) -> int:
+    return sum(1 for s in participant.submissions.values() if s.correct and s.status is SubmissionStatus.SUBMITTED)
+
+
 def ranked(record: SessionRecord) -> list[tuple[int, Participant]]:
     """Rows ordered by rank then student id."""
-    return rank_by_total(record.participants.values(), tiebreak=lambda p: p.student_id)
+    return rank_by_total(record.participants.values(), tiebreak=lambda p: p.student_id, total=all_units)
 
 
 def wide_rows(record: SessionRecord) -> Iterable[list[str]]:
-    count = len(record.pool.questions)
-    yield ["student_id", "name", *(f"q{i + 1}" for i in range(count)), "total", "answered", "correct", "rank"]
+    """A row per student: each scored question's weighted score (polls have no column), the total."""
+    scored = [idx for idx, question in enumerate(record.pool.questions) if question.scored]
+    yield ["student_id", "name", *(f"q{i + 1}" for i in scored), "total", "answered", "correct", "rank"]
     for rank, p in ranked(record):
         cells = []
-        for idx in range(count):
+        for idx in scored:
             submission = p.submissions.get(idx)
-            cells.append(_score_text(submission.points) if submission is not None else "")
+            cells.append(_units_text(submission.units) if submission is not None else "")
         yield [
             neutralise(p.student_id),
             neutralise(p.name),
             *cells,
-            _score_text(p.total_points),
+            _units_text(all_units(p)),
             str(p.answered_count),
-            str(p.correct_count),
+            str(right_answers(p)),
             str(rank),
         ]
 
 
 def long_rows(record: SessionRecord) -> Iterable[list[str]]:
-    yield ["student_id", "name", "question", "answer", "status", "elapsed_ms", "score", "correct"]
+    """A row per student and asked question: the answer as text (`A;C`, `true`, `3.14`, the text)."""
+    yield ["student_id", "name", "question", "answer", "status", "elapsed_ms", "score", "correct", "type", "points"]
     for _, p in ranked(record):
         for idx in sorted(record.asked):
             submission = p.submissions.get(idx)
             if submission is None:
                 continue
+            question = record.pool.questions[idx]
+            answer = "" if submission.answer is None else question.answer_text(submission.answer)
             yield [
                 neutralise(p.student_id),
                 neutralise(p.name),
                 f"q{idx + 1}",
-                submission.answer or "",
+                neutralise(answer),
                 str(submission.status),
                 "" if submission.elapsed_ms is None else str(submission.elapsed_ms),
-                _score_text(submission.points),
+                _score_text(submission.points) if question.scored else "",
                 "1" if submission.correct and submission.status is SubmissionStatus.SUBMITTED else "0",
+                question.kind,
+                _units_text(submission.units) if question.scored else "",
             ]
 
 

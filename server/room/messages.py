@@ -10,8 +10,9 @@ import json
 from collections.abc import Callable, Iterable
 from typing import Any, NotRequired, TypedDict
 
-from server.quiz.pool import Pool, Question
-from server.quiz.scoring import points_to_score
+from server.quiz.pool import Pool
+from server.quiz.scoring import points_to_score, units_to_score
+from server.quiz.types.base import Question
 from server.session.model import AskedQuestion, DuplicateJoinLog, Participant, SessionRecord, Submission
 from server.session.machine import SessionState
 
@@ -37,23 +38,11 @@ class StateMessage(TypedDict):
     server_ts: int
 
 
-class QuestionOpenMessage(TypedDict):
-    type: str
-    question_idx: int
-    text: str
-    options: dict[str, str]
-    time_limit: int
-    total_questions: int
-    opened_at_server_ts: int
-    remaining_ms: int
-    server_ts: int
-
-
 class SubmitAckMessage(TypedDict):
     type: str
     question_idx: int
-    answer: str | None
-    score: float
+    answer: Any
+    score: None  # kept for the contract; a score arrives only with the reveal
     elapsed_ms: int | None
 
 
@@ -92,13 +81,27 @@ def state(record: SessionRecord, now_ms: int) -> StateMessage:
     }
 
 
-def question_open(pool: Pool, asked: AskedQuestion, now_ms: int) -> QuestionOpenMessage:
+def question_block_of(question: Question) -> dict[str, Any]:
+    """What every page needs to show a question, whatever its type; never its answer."""
+    block: dict[str, Any] = {
+        "question_type": question.kind,
+        "text": question.text.source,
+        "text_html": question.text.html,
+        "points": float(question.weight),
+        "scored": question.scored,
+    }
+    if question.image is not None:
+        block["image"] = {"url": question.image.url, "alt": question.image.alt}
+    block.update(question.open_fields())
+    return block
+
+
+def question_open(pool: Pool, asked: AskedQuestion, now_ms: int) -> dict[str, Any]:
     question = pool.questions[asked.question_idx]
     return {
         "type": "question_open",
         "question_idx": asked.question_idx,
-        "text": question.text,
-        "options": question.options,
+        **question_block_of(question),
         "time_limit": asked.time_limit,
         "total_questions": len(pool.questions),
         "opened_at_server_ts": asked.opened_at_ms,
@@ -107,12 +110,13 @@ def question_open(pool: Pool, asked: AskedQuestion, now_ms: int) -> QuestionOpen
     }
 
 
-def submit_ack(submission: Submission) -> SubmitAckMessage:
+def submit_ack(question: Question, submission: Submission) -> SubmitAckMessage:
+    """The answer as received: its score and correctness are not known to anyone until the reveal."""
     return {
         "type": "submit_ack",
         "question_idx": submission.question_idx,
-        "answer": submission.answer,
-        "score": points_to_score(submission.points),
+        "answer": question.answer_json(submission.answer),
+        "score": None,
         "elapsed_ms": submission.elapsed_ms,
     }
 
@@ -123,22 +127,30 @@ def command_result(command: str, result: dict[str, Any]) -> dict[str, Any]:
 
 
 def me(record: SessionRecord, participant: Participant) -> dict[str, Any]:
-    """`GET /me`: who the cookie speaks for, their total and every answer."""
+    """`GET /me`: who the cookie speaks for, their (revealed) total and every answer.
+
+    The open question's answer is listed without its score (null) until the reveal.
+    """
+    rows = []
+    for idx, s in sorted(participant.submissions.items()):
+        asked = record.asked.get(idx)
+        revealed = asked is None or asked.closed_at_ms is not None
+        question = record.pool.questions[idx] if idx < len(record.pool.questions) else None
+        rows.append(
+            {
+                "question_idx": idx,
+                "answer": question.answer_json(s.answer) if question is not None and s.answer is not None else s.answer,
+                "elapsed_ms": s.elapsed_ms,
+                "score": points_to_score(s.points) if revealed else None,
+                "status": str(s.status),
+            }
+        )
     return {
         "student_id": participant.student_id,
         "name": participant.name,
         "sid": record.sid,
-        "total_score": points_to_score(participant.total_points),
-        "submissions": [
-            {
-                "question_idx": s.question_idx,
-                "answer": s.answer,
-                "elapsed_ms": s.elapsed_ms,
-                "score": points_to_score(s.points),
-                "status": str(s.status),
-            }
-            for _, s in sorted(participant.submissions.items())
-        ],
+        "total_score": units_to_score(participant.total_units),
+        "submissions": rows,
     }
 
 
@@ -146,7 +158,8 @@ def me(record: SessionRecord, participant: Participant) -> dict[str, Any]:
 
 
 def histogram(asked: AskedQuestion) -> dict[str, int]:
-    return {**asked.answer_counts, "missed": asked.missed_count}
+    """Counts per option (choice and true/false types) and the missed count."""
+    return {**asked.tally.histogram(), "missed": asked.missed_count}
 
 
 def live_histogram(asked: AskedQuestion, participant_count: int) -> LiveHistogramMessage:
@@ -162,7 +175,7 @@ def live_histogram(asked: AskedQuestion, participant_count: int) -> LiveHistogra
 
 
 def leaderboard_row(rank: int, participant: Participant, *, with_id: bool = False) -> LeaderboardRow:
-    row: LeaderboardRow = {"rank": rank, "name": participant.name, "score": points_to_score(participant.total_points)}
+    row: LeaderboardRow = {"rank": rank, "name": participant.name, "score": units_to_score(participant.total_units)}
     if with_id:
         row["student_id"] = participant.student_id
     return row
@@ -175,7 +188,7 @@ def full_leaderboard(ranked: Ranked) -> dict[str, Any]:
 
 def personal_fields(rank: int | None, participant: Participant) -> str:
     """`,"your_rank":..,"your_total":..` to splice into a pre-serialized broadcast."""
-    return f',"your_rank":{dumps(rank)},"your_total":{dumps(points_to_score(participant.total_points))}'
+    return f',"your_rank":{dumps(rank)},"your_total":{dumps(units_to_score(participant.total_units))}'
 
 
 def response_time_distribution(asked: AskedQuestion) -> dict[str, Any]:
@@ -196,13 +209,15 @@ def _seconds(value: float) -> str:
 SCORE_BINS = 10
 
 
-def score_distribution(totals_points: Iterable[int], question_count: int) -> dict[str, Any]:
-    max_total = max(1, question_count)
+def score_distribution(totals_units: Iterable[int], possible_units: int) -> dict[str, Any]:
+    """How the (revealed) totals spread over 10 bins from 0 to the most anyone can earn."""
+    max_total = max(1.0, units_to_score(possible_units))
+    max_total = int(max_total) if float(max_total).is_integer() else max_total
     edge = max_total / SCORE_BINS
     counts = [0] * SCORE_BINS
     n = 0
-    for points in totals_points:
-        counts[min(SCORE_BINS - 1, max(0, int(points_to_score(points) // edge)))] += 1
+    for units in totals_units:
+        counts[min(SCORE_BINS - 1, max(0, int(units_to_score(units) // edge)))] += 1
         n += 1
     buckets = [
         {"label": f"{round(edge * i, 1)}-{round(edge * (i + 1), 1)}", "count": count} for i, count in enumerate(counts)
@@ -255,22 +270,25 @@ def projector_state(
         is_open = record.state is SessionState.QUESTION_OPEN
         question_block = {
             "idx": asked.question_idx,
-            "text": question.text,
-            "options": question.options,
+            **question_block_of(question),
             "opened_at_server_ts": asked.opened_at_ms,
             "time_limit": asked.time_limit,
             "remaining_ms": max(0, asked.deadline_ms - now_ms) if is_open else 0,
             "total_questions": len(pool.questions),
         }
+        # While a question is open the hall sees how many answered, not what they chose
+        # (late answerers would follow the crowd), unless the pool asks for live results.
         counts = live_histogram(asked, len(record.participants))
+        shown = not is_open or question.shows_live_results
         live = {
-            "counts": counts["histogram"],
+            "counts": counts["histogram"] if shown else None,
+            "distribution": asked.tally.distribution() if shown else None,
             "submitted_count": counts["submitted_count"],
             "total_count": counts["total_count"],
         }
         response_times = response_time_distribution(asked)
         if not is_open:
-            reveal = {"correct": question.correct, "explanation": question.explanation}
+            reveal = reveal_fields(question, asked)
     return {
         "type": "projector_state",
         "sid": record.sid,
@@ -290,7 +308,7 @@ def projector_state(
         "reveal": reveal,
         "response_time_distribution": response_times,
         "score_distribution": score_distribution(
-            (p.total_points for p in record.participants.values()), len(pool.questions)
+            (p.total_units for p in record.participants.values()), pool.possible_units
         ),
         "leaderboard": [leaderboard_row(r, p) for r, p in top10],
         "server_ts": now_ms,
@@ -341,21 +359,30 @@ class PersonalBroadcast:
         )
 
 
+def reveal_fields(question: Question, asked: AskedQuestion) -> dict[str, Any]:
+    """What a reveal shows everyone: the right answer, the explanation, how the answers spread."""
+    return {
+        "question_type": question.kind,
+        "correct": question.correct_json(),
+        "explanation": question.explanation.source,
+        "explanation_html": question.explanation.html,
+        "histogram": histogram(asked),
+        "distribution": asked.tally.distribution(),
+    }
+
+
 def reveal(question: Question, asked: AskedQuestion, top5: Ranked, rank_of: RankOf) -> PersonalBroadcast:
     """`question_closed`: the answer, the counts, and each student's own answer, score and rank."""
-    common = {
-        "type": "question_closed",
-        "question_idx": asked.question_idx,
-        "correct": question.correct,
-        "explanation": question.explanation,
-        "histogram": histogram(asked),
-    }
+    common = {"type": "question_closed", "question_idx": asked.question_idx, **reveal_fields(question, asked)}
 
     def fields(participant: Participant) -> str:
         mine = participant.submissions.get(asked.question_idx)
+        answer = question.answer_json(mine.answer) if mine is not None and mine.answer is not None else None
         return (
-            f',"your_answer":{dumps(mine.answer if mine else None)}'
+            f',"your_answer":{dumps(answer)}'
             f',"your_score":{dumps(points_to_score(mine.points) if mine else 0)}'
+            f',"your_points":{dumps(units_to_score(mine.units) if mine else 0)}'
+            f',"your_correct":{dumps(bool(mine and mine.correct))}'
         )
 
     return PersonalBroadcast(common, "top5", top5, rank_of, fields)
@@ -365,12 +392,14 @@ def between_questions(next_idx: int, top5: Ranked, rank_of: RankOf) -> PersonalB
     return PersonalBroadcast({"type": "between_questions", "next_idx": next_idx}, "top5", top5, rank_of, lambda p: "")
 
 
-def session_ended(question_count: int, top5: Ranked, rank_of: RankOf) -> PersonalBroadcast:
+def session_ended(pool: Pool, top5: Ranked, rank_of: RankOf) -> PersonalBroadcast:
+    question_count, points_possible = len(pool.questions), units_to_score(pool.possible_units)
+
     def fields(participant: Participant) -> str:
         return (
             f',"questions_answered":{participant.answered_count}'
             f',"questions_correct":{participant.correct_count}'
         )
 
-    common = {"type": "session_ended", "questions_total": question_count}
+    common = {"type": "session_ended", "questions_total": question_count, "points_possible": points_possible}
     return PersonalBroadcast(common, "final_top5", top5, rank_of, fields)

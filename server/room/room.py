@@ -177,7 +177,7 @@ class Room:
             texts.append(dumps(messages.question_open(self.pool, asked, self.clock.now_ms())))
             mine = participant.submissions.get(asked.question_idx)
             if mine is not None and mine.status is SubmissionStatus.SUBMITTED:
-                texts.append(dumps(messages.submit_ack(mine)))
+                texts.append(dumps(messages.submit_ack(self.pool.questions[asked.question_idx], mine)))
         elif self.state is SessionState.QUESTION_CLOSED and asked is not None:
             texts.append(dumps(messages.question_open(self.pool, asked, self.clock.now_ms())))
             texts.append(self._reveal(asked).for_student(participant))
@@ -311,7 +311,7 @@ class Room:
         self.record.current_question_idx = current_question_idx
 
     async def _open(self, question_idx: int, time_limit: int) -> None:
-        asked = AskedQuestion(question_idx, self.clock.now_ms(), time_limit)
+        asked = AskedQuestion.of(self.pool, question_idx, self.clock.now_ms(), time_limit)
         self.record.asked[question_idx] = asked
         self._enter(SessionState.QUESTION_OPEN, question_idx)
         # Queued before any answer to this question can be (no await since the state changed),
@@ -335,11 +335,14 @@ class Room:
         self._enter(SessionState.QUESTION_CLOSED, asked.question_idx)
         asked.closed_at_ms = self.clock.now_ms()
         await self.storage.save(self._log.question_closed(asked, self.state, self.clock.now_ms()), what="close question")
-        # Answers committed before the close are in memory already (their on_commit ran first).
+        # Answers committed before the close are in memory already (their on_commit ran first);
+        # their scores join the totals now, at the reveal, and everyone else gets a `missed` row.
         for participant in self.participants.values():
-            if asked.question_idx not in participant.submissions:
+            if asked.question_idx in participant.submissions:
+                participant.reveal(asked.question_idx)
+            else:
                 missed = Submission(asked.question_idx, SubmissionStatus.MISSED)
-                participant.record(missed)
+                participant.record(missed, revealed=True)
                 asked.count(missed)
         self.ranking.invalidate()
         self._broadcast(self._reveal(asked))
@@ -388,7 +391,7 @@ class Room:
         return messages.between_questions(0 if current is None else current + 1, self.ranking.top(5), self.ranking.rank_of)
 
     def _ended(self) -> PersonalBroadcast:
-        return messages.session_ended(len(self.pool.questions), self.ranking.top(5), self.ranking.rank_of)
+        return messages.session_ended(self.pool, self.ranking.top(5), self.ranking.rank_of)
 
     def _broadcast(self, broadcast: PersonalBroadcast) -> None:
         """Each connected student their own text; the instructors the common one and the full leaderboard."""

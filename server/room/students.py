@@ -24,10 +24,11 @@ from server.room import inputs, messages
 from server.room.messages import dumps
 from server.room.ranking import Ranking
 from server.room.views import CoalescedViews
-from server.quiz.scoring import points_for
+from server.quiz.scoring import points_for, weight_units
+from server.quiz.types.base import Answer, Question
 from server.session.errors import RoomError
 from server.session.machine import SessionState
-from server.session.model import DuplicateJoinLog, Participant, SessionRecord, Submission, SubmissionStatus
+from server.session.model import AskedQuestion, DuplicateJoinLog, Participant, SessionRecord, Submission, SubmissionStatus
 from server.storage.operations import SessionLog
 from server.storage.writer import Storage, StorageError
 
@@ -43,6 +44,14 @@ class _PendingAnswer:
     done: trio.Event = field(default_factory=trio.Event)
     ack_text: str | None = None
     error: RoomError | None = None
+
+
+def grade(score_fn: str, question: Question, asked: AskedQuestion, answer: Answer, elapsed_ms: int) -> Submission:
+    """The submission for `answer`: its points (0..20, speed factor applied) and weighted units."""
+    result = question.grade(answer)
+    points = points_for(score_fn, result.credit, elapsed_ms, asked.time_limit * 1000) if question.scored else 0
+    units = points * weight_units(question.weight)
+    return Submission(asked.question_idx, SubmissionStatus.SUBMITTED, answer, elapsed_ms, points, result.correct, units)
 
 
 class Students:
@@ -109,7 +118,7 @@ class Students:
             for asked in self._record.asked.values():
                 if asked.closed_at_ms is not None and asked.question_idx not in participant.submissions:
                     missed = Submission(asked.question_idx, SubmissionStatus.MISSED)
-                    participant.record(missed)
+                    participant.record(missed, revealed=True)
                     asked.count(missed)
             self.participants[student_id] = participant
             self._ranking.invalidate()
@@ -156,24 +165,25 @@ class Students:
     # ---------------------------------------------------------------- answering
 
     async def submit(self, participant: Participant, question_idx: Any, answer: Any) -> str:
-        """Validate, commit and return the `submit_ack` text; raise RoomError when refused."""
+        """Validate, commit and return the `submit_ack` text; raise RoomError when refused.
+
+        The ack confirms the answer, never its score or correctness: those arrive with the
+        reveal (a student who answered first must not be able to tell the hall).
+        """
         self.require_member(participant)
         question_idx = inputs.question_idx(question_idx)
-        if not isinstance(answer, str) or answer not in ("A", "B", "C", "D"):
-            raise RoomError("bad_answer", "answer must be one of A, B, C, D.")
         record = self._record
         asked = record.asked.get(question_idx) if question_idx is not None else None
         if record.state is not SessionState.QUESTION_OPEN or asked is None or record.current_question_idx != question_idx:
             raise RoomError("not_open", f"Question {question_idx} is not open.")
         question = record.pool.questions[asked.question_idx]
-        if answer not in question.options:
-            raise RoomError("bad_answer", f"answer must be one of {', '.join(question.options)}.")
+        value = question.parse_answer(answer)
         existing = participant.submissions.get(asked.question_idx)
         if existing is not None and existing.status is SubmissionStatus.SUBMITTED:
-            return dumps(messages.submit_ack(existing))
+            return dumps(messages.submit_ack(question, existing))
         key = (participant.student_id, asked.question_idx)
         pending = self._pending_answers.get(key)
-        if pending is not None:  # the same answer sent twice before the first committed
+        if pending is not None:  # the same student answering twice before the first committed
             await pending.done.wait()
             if pending.ack_text is None:
                 assert pending.error is not None
@@ -184,23 +194,21 @@ class Students:
         elapsed_ms = max(0, now - asked.opened_at_ms)
         if elapsed_ms > asked.time_limit * 1000:
             raise RoomError("time_expired", "Time is up for this question.")
-        correct = answer == question.correct
-        points = points_for(record.pool.score_fn, correct, elapsed_ms, asked.time_limit * 1000)
-        submission = Submission(asked.question_idx, SubmissionStatus.SUBMITTED, answer, elapsed_ms, points, correct)
+        submission = grade(record.pool.score_fn, question, asked, value, elapsed_ms)
 
         def on_commit() -> None:
             if self.participants.get(participant.student_id) is not participant:
                 return  # cleared or reset while the write was queued; the delete follows it
-            participant.record(submission)
+            participant.record(submission, revealed=False)
             participant.last_seen_ms = now
             asked.count(submission)
-            self._ranking.invalidate()
             self._views.mark(presence=True, histogram=True)
 
         pending = self._pending_answers[key] = _PendingAnswer()
+        statements = self._log.answer_submitted(participant.student_id, submission, question.answer_text(value), now)
         try:
-            await self._storage.write(self._log.answer_submitted(participant.student_id, submission, now), on_commit)
-            pending.ack_text = dumps(messages.submit_ack(submission))
+            await self._storage.write(statements, on_commit)
+            pending.ack_text = dumps(messages.submit_ack(question, submission))
             return pending.ack_text
         except StorageError as exc:
             pending.error = RoomError("storage_unavailable", "Your answer could not be saved; please try again.", 503)

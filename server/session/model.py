@@ -1,6 +1,7 @@
 """The room's state as plain dataclasses: what storage loads, the room mutates and export reads.
 
-Scores are integer points in twentieths (see server.scoring) so totals are exact sums.
+Scores are integer points in twentieths and totals integer units (server.quiz.scoring),
+so totals are exact sums.
 """
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from enum import StrEnum
 from typing import Any
 
 from server.quiz.pool import Pool
+from server.quiz.types.base import Tally
 from server.session.machine import SessionState
 
 
@@ -20,12 +22,19 @@ class SubmissionStatus(StrEnum):
 
 @dataclass(slots=True)
 class Submission:
+    """One student's answer to one asked question, or the `missed` row of one who did not answer.
+
+    `answer` is the question type's own value (see server/quiz/types); `points` the 0..20
+    score; `units` that score times the question's weight (server.quiz.scoring).
+    """
+
     question_idx: int
     status: SubmissionStatus
-    answer: str | None = None
+    answer: Any = None
     elapsed_ms: int | None = None
     points: int = 0
     correct: bool = False
+    units: int = 0
 
 
 @dataclass(slots=True)
@@ -34,18 +43,26 @@ class DuplicateJoinLog:
     latest_ts: int | None = None
     latest_detail: str | None = None
 
-    def as_json(self) -> dict:
+    def as_json(self) -> dict[str, Any]:
         return {"count": self.count, "latest_ts": self.latest_ts, "latest_detail": self.latest_detail}
 
 
 @dataclass(slots=True, eq=False)
 class Participant:
+    """A student in the session.
+
+    Totals count revealed questions only: an answer to the open question is recorded at
+    once (so a second submit gets the same ack) but its score joins `total_units` and
+    `correct_count` at the reveal (`reveal`), so no total anyone can see tells who is
+    right while the question is open.
+    """
+
     student_id: str
     name: str
     cookie_id: str
     joined_at_ms: int
     submissions: dict[int, Submission] = field(default_factory=dict)
-    total_points: int = 0
+    total_units: int = 0
     answered_count: int = 0
     correct_count: int = 0
     # Presence (volatile except the counters, which are rebuilt from student_events).
@@ -54,25 +71,37 @@ class Participant:
     blur_count: int = 0
     hidden_count: int = 0
 
-    def record(self, submission: Submission) -> None:
+    def record(self, submission: Submission, *, revealed: bool) -> None:
         self.submissions[submission.question_idx] = submission
-        self.total_points += submission.points
         if submission.status is SubmissionStatus.SUBMITTED:
             self.answered_count += 1
-            if submission.correct:
-                self.correct_count += 1
+        if revealed:
+            self._count(submission)
+
+    def reveal(self, question_idx: int) -> None:
+        """The question closed: its score now counts in the totals."""
+        submission = self.submissions.get(question_idx)
+        if submission is not None:
+            self._count(submission)
+
+    def _count(self, submission: Submission) -> None:
+        self.total_units += submission.units
+        if submission.correct and submission.status is SubmissionStatus.SUBMITTED:
+            self.correct_count += 1
 
 
 def rank_by_total(
-    participants: Iterable[Participant], tiebreak: Callable[[Participant], Any]
+    participants: Iterable[Participant],
+    tiebreak: Callable[[Participant], Any],
+    total: Callable[[Participant], int] = lambda p: p.total_units,
 ) -> list[tuple[int, Participant]]:
     """(rank, participant), best total first; equal totals share a rank (1, 2, 2, 4)."""
-    ordered = sorted(participants, key=lambda p: (-p.total_points, tiebreak(p)))
+    ordered = sorted(participants, key=lambda p: (-total(p), tiebreak(p)))
     ranking: list[tuple[int, Participant]] = []
-    previous_points, rank = None, 0
+    previous, rank = None, 0
     for position, participant in enumerate(ordered, start=1):
-        if participant.total_points != previous_points:
-            rank, previous_points = position, participant.total_points
+        if total(participant) != previous:
+            rank, previous = position, total(participant)
         ranking.append((rank, participant))
     return ranking
 
@@ -82,30 +111,39 @@ RESPONSE_TIME_BINS = 8
 
 @dataclass(slots=True)
 class AskedQuestion:
-    """A question that has been opened at least once, with its running aggregates."""
+    """A question that has been opened, with its running aggregates (O(1) per answer)."""
 
     question_idx: int
     opened_at_ms: int
     time_limit: int
+    tally: Tally
     closed_at_ms: int | None = None
-    answer_counts: dict[str, int] = field(default_factory=lambda: {"A": 0, "B": 0, "C": 0, "D": 0})
+    submitted_count: int = 0
     missed_count: int = 0
     response_time_bins: list[int] = field(default_factory=lambda: [0] * RESPONSE_TIME_BINS)
+
+    @classmethod
+    def of(cls, pool: Pool, question_idx: int, opened_at_ms: int, time_limit: int) -> AskedQuestion:
+        return cls(question_idx, opened_at_ms, time_limit, pool.questions[question_idx].new_tally())
 
     @property
     def deadline_ms(self) -> int:
         return self.opened_at_ms + self.time_limit * 1000
 
     @property
-    def submitted_count(self) -> int:
-        return sum(self.answer_counts.values())
+    def answer_counts(self) -> dict[str, int]:
+        """Counts per option (choice types); see the tally for every type's own summary."""
+        return self.tally.histogram()
 
     def count(self, submission: Submission, delta: int = 1) -> None:
         if submission.status is SubmissionStatus.MISSED:
             self.missed_count += delta
             return
-        if submission.answer in self.answer_counts:
-            self.answer_counts[submission.answer] += delta
+        self.submitted_count += delta
+        try:
+            self.tally.add(submission.answer, delta)
+        except (TypeError, ValueError, KeyError):
+            pass  # an answer stored before the pool changed this question's type: counted, not tallied
         if submission.elapsed_ms is not None:
             width = self.time_limit * 1000 / RESPONSE_TIME_BINS
             index = min(RESPONSE_TIME_BINS - 1, max(0, int(submission.elapsed_ms // width)))

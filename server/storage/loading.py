@@ -3,8 +3,11 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from typing import Any
 
 from server.quiz.pool import Pool, parse_pool
+from server.quiz.scoring import weight_units
+from server.quiz.types.base import Question
 from server.session.machine import SessionState
 from server.session.model import (
     AskedQuestion,
@@ -27,6 +30,20 @@ def load_or_create(connection: sqlite3.Connection, sid: str, pool: Pool) -> Sess
     return load_session(connection, sid, pool)
 
 
+def _answer(question: Question, text: str | None) -> Any:
+    """A stored answer as its question's type reads it (None for a missed row).
+
+    An answer its question can no longer read (the pool changed the question's type since)
+    is kept as stored text; it still counts as answered, with the score it was given.
+    """
+    if text is None:
+        return None
+    try:
+        return question.answer_from_text(text)
+    except (ValueError, TypeError):
+        return text
+
+
 def load_session(connection: sqlite3.Connection, sid: str, pool: Pool | None = None) -> SessionRecord:
     """Rebuild a session from its rows. Without `pool`, the stored pool is used (offline export)."""
     row = connection.execute(
@@ -42,7 +59,10 @@ def load_session(connection: sqlite3.Connection, sid: str, pool: Pool | None = N
         "SELECT question_idx, opened_at_ms, time_limit, closed_at_ms FROM questions WHERE sid = ? ORDER BY question_idx",
         (sid,),
     ):
-        record.asked[question_idx] = AskedQuestion(question_idx, opened_at_ms, time_limit, closed_at_ms)
+        if question_idx < len(pool.questions):  # a pool shortened since keeps the answers in the database only
+            asked = AskedQuestion.of(pool, question_idx, opened_at_ms, time_limit)
+            asked.closed_at_ms = closed_at_ms
+            record.asked[question_idx] = asked
 
     for student_id, name, cookie_id, joined_at_ms in connection.execute(
         "SELECT student_id, name, cookie_id, joined_at_ms FROM participants WHERE sid = ? ORDER BY joined_at_ms, rowid",
@@ -58,8 +78,17 @@ def load_session(connection: sqlite3.Connection, sid: str, pool: Pool | None = N
         asked = record.asked.get(question_idx)
         if participant is None or asked is None:
             continue
-        submission = Submission(question_idx, SubmissionStatus(status), answer, elapsed_ms, points, bool(correct))
-        participant.record(submission)
+        question = pool.questions[question_idx]
+        submission = Submission(
+            question_idx,
+            SubmissionStatus(status),
+            _answer(question, answer),
+            elapsed_ms,
+            points,
+            bool(correct),
+            points * weight_units(question.weight) if question.scored else 0,
+        )
+        participant.record(submission, revealed=asked.closed_at_ms is not None)
         asked.count(submission)
 
     for student_id, kind, count in connection.execute(

@@ -37,7 +37,10 @@ class SessionLog:
             ),
         ]
 
-    def answer_submitted(self, student_id: str, submission: Submission, now_ms: int) -> list[Statement]:
+    def answer_submitted(
+        self, student_id: str, submission: Submission, answer_text: str, now_ms: int
+    ) -> list[Statement]:
+        """The answer as its type writes it as text (`A;C`, `true`, `3.14`, the text itself)."""
         return [
             (
                 "INSERT INTO submissions (sid, student_id, question_idx, status, answer, elapsed_ms, points, score,"
@@ -46,7 +49,7 @@ class SessionLog:
                     self.sid,
                     student_id,
                     submission.question_idx,
-                    submission.answer,
+                    answer_text,
                     submission.elapsed_ms,
                     submission.points,
                     points_to_score(submission.points),
