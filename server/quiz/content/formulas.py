@@ -103,9 +103,13 @@ _LIBRARY_ERRORS: dict[type[Exception], tuple[str, str]] = {
 
 
 class FormulaError(Exception):
-    """A formula that cannot be rendered; `offset` is where, as an index into the formula."""
+    """A formula that cannot be rendered; `offset` is where, as an index into the formula.
 
-    def __init__(self, message: str, fix: str, offset: int = 0) -> None:
+    Raised without an offset when the problem is not tied to one place; `to_mathml` then
+    points at the formula's first character.
+    """
+
+    def __init__(self, message: str, fix: str, offset: int | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.fix = fix
@@ -118,7 +122,19 @@ def to_mathml(latex: str, *, display: bool) -> str:
     `display=True` gives `display="block"` (a formula on its own line). The result carries
     only the elements and attributes in MATH_ATTRIBUTES, with plain attribute values.
     """
-    _check_source(latex)
+    try:
+        _check_source(latex)
+        root = _convert(latex, display=display)
+        for element in root.iter():
+            _clean_element(element, latex)
+    except FormulaError as error:
+        if error.offset is None:
+            error.offset = len(latex) - len(latex.lstrip())
+        raise
+    return tostring(root, encoding="unicode", short_empty_elements=False)
+
+
+def _convert(latex: str, *, display: bool) -> Element:
     try:
         root = converter.convert_to_element(latex, display="block" if display else "inline")
     except Exception as error:  # the library raises its own classes and, on some input, plain ones
@@ -127,9 +143,7 @@ def to_mathml(latex: str, *, display: bool) -> str:
         )
         raise FormulaError(message, fix) from error
     root.set("xmlns", MATHML_NAMESPACE)
-    for element in root.iter():
-        _clean_element(element, latex)
-    return tostring(root, encoding="unicode", short_empty_elements=False)
+    return root
 
 
 def _check_source(latex: str) -> None:

@@ -236,7 +236,7 @@ class _HtmlWriter:
             self.out.append(to_mathml(latex, display=display))
         except FormulaError as error:
             line, column = self.locator.locate(
-                latex, token.markup, block=token.block, block_line=self.block_line, offset=error.offset
+                latex, token.markup, block=token.block, block_line=self.block_line, offset=error.offset or 0
             )
             self.problems.append(ContentError(error.message, fix=error.fix, line=line, column=column))
             self.out.append(f"<code>{escape(latex, quote=False)}</code>")
