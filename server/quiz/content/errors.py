@@ -11,7 +11,7 @@ class ContentError(ValueError):
     source text, and `column` is None when only the line is known.
     """
 
-    def __init__(self, message: str, *, fix: str, line: int | None = None, column: int | None = None) -> None:
+    def __init__(self, message: str, fix: str, *, line: int | None = None, column: int | None = None) -> None:
         self.message = message
         self.fix = fix
         self.line = line
