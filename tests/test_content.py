@@ -465,7 +465,7 @@ def test_a_good_png_is_loaded_with_its_url_and_type(tmp_path: Path) -> None:
     image = load_image(tmp_path, "img/dot.png", "  A single transparent pixel ")
     digest = hashlib.sha256(PNG_1X1).hexdigest()
     assert image == PoolImage(sha256=digest, content_type="image/png", size=67, data=PNG_1X1,
-                              alt="A single transparent pixel")
+                              alt="A single transparent pixel", relative="img/dot.png")
     assert image.url == f"/media/{digest[:16]}.png"
 
 

@@ -320,27 +320,36 @@ class _PoolReader:
     # ---------------------------------------------------------------- content
 
     def render(self, source_text: str, location: str, inline: bool) -> Rendered:
-        """Markdown and math rendered to safe HTML once; bad LaTeX and the like reported at `location`."""
+        """Markdown and math rendered to safe HTML once; every problem (bad LaTeX, say) reported where it is."""
         if not source_text:
             return Rendered("", "")
-        try:
-            return Rendered(source_text, content.render(source_text, inline=inline))
-        except content.ContentError as problem:
-            self.problems.add(location, problem.message, problem.fix)
+        problems = content.check(source_text, inline=inline)
+        for problem in problems:
+            where = f"line {problem.line}" if problem.line is not None else ""
+            if problem.column is not None:
+                where += f", column {problem.column}"
+            self.problems.add(f"{location} ({where})" if where else location, problem.message, problem.fix)
+        if problems:
             return Rendered(source_text, "")
+        return Rendered(source_text, content.render(source_text, inline=inline))
 
     def load_image(self, path: object, alt: object, location: str) -> Any:
-        if self.base_dir is None:
-            self.problems.add(checks.field(location, "image"), "images need a pool file to be found beside", "load the pool from a file")
-            return None
+        """The image beside the pool (checked: alt text, inside the pool's folder, size, type), or None."""
+        image_at, alt_at = checks.field(location, "image"), checks.field(location, "image_alt")
         if not isinstance(path, str):
-            self.problems.add(checks.field(location, "image"), f"expected a file path, got {checks.describe(path)}", 'write e.g. "figures/heap.png"')
+            self.problems.add(image_at, f"expected a file path, got {checks.describe(path)}", 'write e.g. "figures/heap.png"')
+            return None
+        if not isinstance(alt, str) or not alt.strip():
+            fix = 'add "image_alt": a short description of the image for screen readers'
+            self.problems.add(alt_at, "is missing" if alt is None else f"is empty or not text ({checks.describe(alt)})", fix)
+            return None
+        if self.base_dir is None:
+            self.problems.add(image_at, "images need a pool file to be found beside", "load the pool from a file")
             return None
         try:
-            return content.load_image(self.base_dir, path, alt if isinstance(alt, str) else None)
+            return content.load_image(self.base_dir, path, alt)
         except content.ContentError as problem:
-            key = "image_alt" if "alt" in problem.message else "image"
-            self.problems.add(checks.field(location, key), problem.message, problem.fix)
+            self.problems.add(image_at, problem.message, problem.fix)
             return None
 
 

@@ -32,6 +32,7 @@ class PoolImage:
     size: int
     data: bytes = field(repr=False)
     alt: str
+    relative: str = ""  # the path as the pool wrote it, for writing the pool back
 
     @property
     def url(self) -> str:
@@ -80,7 +81,12 @@ def load_image(pool_dir: Path, relative: str, alt: str | None) -> PoolImage:
             f"image {relative!r} is not a PNG, JPEG, WebP or GIF file", fix="export it as PNG, JPEG, WebP or GIF"
         )
     return PoolImage(
-        sha256=hashlib.sha256(data).hexdigest(), content_type=content_type, size=len(data), data=data, alt=alt_text
+        sha256=hashlib.sha256(data).hexdigest(),
+        content_type=content_type,
+        size=len(data),
+        data=data,
+        alt=alt_text,
+        relative=relative,
     )
 
 
