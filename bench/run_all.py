@@ -144,7 +144,7 @@ def main() -> int:
     parser.add_argument("--join-rate", type=float, default=200.0)
     parser.add_argument("--procs", type=int, default=0, help="generator student processes (0: loadgen's default)")
     parser.add_argument("--client", choices=["raw", "trio-websocket"], default="raw", help="student websocket client")
-    parser.add_argument("--pool", type=Path, default=REPO / "pools" / "demo.json")
+    parser.add_argument("--pool", type=Path, default=REPO / "pools" / "sorting.json")
     parser.add_argument("--timeout", type=float, default=240.0, help="bound for each run, seconds")
     parser.add_argument("--wait-quiet", type=float, default=60.0,
                         help="before each run, wait up to this many seconds for other processes to go idle (0: don't)")

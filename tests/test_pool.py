@@ -123,18 +123,28 @@ def test_options_come_back_in_letter_order() -> None:
     assert list(pool.questions[2].options) == ["A", "B", "C"]
 
 
-@pytest.mark.parametrize("name", ["demo.json", "tiny.json"])
+@pytest.mark.parametrize("name", ["demo.json", "sorting.json", "tiny.json"])
 def test_sample_pools_are_valid(name: str) -> None:
     pool = load_pool(POOLS_DIR / name)
     assert pool.questions
     assert pool.source == str(POOLS_DIR / name)
 
 
-def test_demo_pool_is_a_realistic_mix() -> None:
+def test_demo_pool_shows_every_question_type_with_code_math_and_an_image() -> None:
     pool = load_pool(POOLS_DIR / "demo.json")
+    assert (pool.title, pool.session_id, pool.score_fn) == ("Week 3: Sorting", "cs101-w3", "speed_linear")
+    assert {q.kind for q in pool.questions} == {"single", "multiple", "true_false", "numeric", "text", "poll"}
+    assert any('<pre class="code"><code class="language-python">' in q.text.html for q in pool.questions)
+    assert any("<math" in q.text.html or "<math" in q.explanation.html for q in pool.questions)
+    assert [q.image.relative for q in pool.questions if q.image is not None] == ["figures/bubble-pass.png"]
+    assert any(q.kind == "poll" and not q.scored and q.open_fields().get("open") for q in pool.questions)
+
+
+def test_sorting_pool_is_a_realistic_single_choice_mix() -> None:
+    pool = load_pool(POOLS_DIR / "sorting.json")
     assert (pool.title, pool.session_id, pool.score_fn, pool.time_limit_default) == (
         "Week 3: Sorting",
-        "cs101-w3",
+        "cs101-sorting",
         "speed_linear",
         30,
     )
@@ -159,10 +169,14 @@ def test_tiny_pool_matches_what_tests_rely_on() -> None:
 
 
 def test_summary_line() -> None:
-    pool = load_pool(POOLS_DIR / "demo.json")
+    pool = load_pool(POOLS_DIR / "sorting.json")
     assert summary_line(pool) == (
-        f"{POOLS_DIR / 'demo.json'}: OK - 'Week 3: Sorting' (session cs101-w3), "
+        f"{POOLS_DIR / 'sorting.json'}: OK - 'Week 3: Sorting' (session cs101-sorting), "
         "10 questions, speed_linear, 30 s default"
+    )
+    demo = load_pool(POOLS_DIR / "demo.json")
+    assert summary_line(demo).endswith(
+        "10 questions (multiple, numeric, poll, single, text, true_false), speed_linear, 30 s default"
     )
 
 
@@ -174,7 +188,7 @@ def test_summary_line_without_session_id() -> None:
     assert line == "one.json: OK - 'Week 3: Sorting' (session id from config), 1 question, speed_linear, 30 s default"
 
 
-@pytest.mark.parametrize("name", ["demo.json", "tiny.json"])
+@pytest.mark.parametrize("name", ["demo.json", "sorting.json", "tiny.json"])
 def test_to_json_round_trips(name: str) -> None:
     pool = load_pool(POOLS_DIR / name)
     canonical = pool.to_json()

@@ -83,6 +83,14 @@ class Pool:
         """The most a student can earn: full credit on every scored question, weighted."""
         return sum(MAX_POINTS * weight_units(q.weight) for q in self.questions if q.scored)
 
+    def media(self) -> dict[str, Any]:
+        """Every image of the pool (questions' and options'), by the file name of its /media/ URL."""
+        images = []
+        for question in self.questions:
+            images.append(question.image)
+            images.extend(option.image for option in getattr(question, "options", {}).values())
+        return {image.url.rsplit("/", 1)[1]: image for image in images if image is not None}
+
     @property
     def base_dir(self) -> Path:
         """The folder the pool's images are found in (beside the pool file)."""
@@ -278,7 +286,13 @@ class _PoolReader:
         if kind == DEFAULT_TYPE and "type" not in value:
             allowed = tuple(key for key in allowed if key != "type")
         source = QuestionSource(value, location, problems, self.render, self.load_image)
-        source.typo_targets = checks.check_unknown_keys(value, allowed, location, problems)
+        # Another type's key (`correct` on a poll, `options` on true/false) gets its own message.
+        for key in [key for key in value if key in _TYPE_KEYS and key not in allowed]:
+            users = [c.kind for c in QUESTION_TYPES.values() if key in c.own_keys]
+            fix = f"remove {key!r}" + (f', or use "type": "{users[0]}"' if len(users) == 1 else "")
+            problems.add(source.at(key), f"is not used by {cls.label}", fix)
+        others = {key: value[key] for key in value if key not in _TYPE_KEYS or key in allowed}
+        source.typo_targets = checks.check_unknown_keys(others, allowed, location, problems)
         # Problems come in the file's usual order: the text, the type's own fields, then the rest.
         text = ""
         if source.has("text", 'add "text": "the question"'):
@@ -351,6 +365,9 @@ class _PoolReader:
         except content.ContentError as problem:
             self.problems.add(image_at, problem.message, problem.fix)
             return None
+
+
+_TYPE_KEYS = {key for cls in QUESTION_TYPES.values() for key in cls.own_keys}
 
 
 def _folder_of(source: str) -> Path | None:

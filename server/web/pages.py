@@ -9,7 +9,7 @@ from quart import Blueprint, Response, jsonify, request, send_from_directory
 import server
 from server.auth import INSTRUCTOR_COOKIE, INSTRUCTOR_COOKIE_MAX_AGE_S, tokens_equal
 from server.web.quiz_app import quiz_app
-from server.web.security import instructor_cookie_valid, refuse_instructor, set_cookie
+from server.web.security import error_response, instructor_cookie_valid, refuse_instructor, set_cookie
 
 INSTRUCTOR_TOKEN_REQUIRED_PAGE = (
     "<!doctype html><title>Instructor</title><h1>401: instructor token required</h1>"
@@ -62,6 +62,20 @@ async def instructor_page() -> Response:
 async def static_file(filename: str) -> Response:
     """The pages' scripts, styles and images (paths that leave the directory are 404)."""
     return await send_from_directory(static_dir(), filename)
+
+
+MEDIA_MAX_AGE_S = 365 * 24 * 3600
+
+
+@pages.get("/media/<name>")
+async def media(name: str) -> Response:
+    """A pool image at its content-hash URL: the same name is always the same bytes, so cache it for good."""
+    image = quiz_app().media.get(name)
+    if image is None:
+        return error_response("not_found", "No such image.", 404)
+    response = Response(image.data, content_type=image.content_type)
+    response.headers["Cache-Control"] = f"public, max-age={MEDIA_MAX_AGE_S}, immutable"
+    return response
 
 
 @pages.get("/healthz")

@@ -61,6 +61,7 @@ class QuizApp(QuartTrio):
         self.signer = signer
         self.admin_token = admin_token
         self.limits = WebLimits()
+        self.media = room.pool.media()  # the pool's images by /media/ file name
 
 
 def quiz_app() -> QuizApp:

@@ -5,6 +5,8 @@ its own cancel scope; the room only ever queues text on it.
 """
 from __future__ import annotations
 
+import json
+
 from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any
@@ -22,7 +24,7 @@ from server.session.model import Participant
 from server.throttle import RateLimiter
 from server.web.hypercorn_patch import FrameBatch
 from server.web.quiz_app import quiz_app
-from server.web.security import current_participant, instructor_authorized, refuse_instructor, strict_json_loads
+from server.web.security import current_participant, instructor_authorized, refuse_instructor
 
 MAX_WS_MESSAGE_BYTES = 16 * 1024
 
@@ -104,9 +106,13 @@ def screen_frame(client: ClientConnection, data: str | bytes, rate: RateLimiter)
 
 
 def parse_message(client: ClientConnection, data: str) -> dict[str, Any] | None:
-    """A JSON object with a string `type`, or None after answering `bad_message`."""
+    """A JSON object with a string `type`, or None after answering `bad_message`.
+
+    NaN and Infinity parse (as floats): a numeric answer made of them is refused by its
+    question as `bad_answer`, and no other field takes a float.
+    """
     try:
-        message = strict_json_loads(data)
+        message = json.loads(data)
     except (ValueError, RecursionError):
         message = None
     if not isinstance(message, dict) or not isinstance(message.get("type"), str):

@@ -88,6 +88,7 @@ class Question(ABC):
     """Fields every type has; subclasses add theirs and implement the abstract methods."""
 
     kind: ClassVar[str]
+    label: ClassVar[str]  # how messages name questions of this type ("true/false questions")
     scored: ClassVar[bool] = True
     # Keys a pool file may give for this type, besides COMMON_KEYS.
     own_keys: ClassVar[tuple[str, ...]] = ()

@@ -97,6 +97,7 @@ class ChoiceQuestion(Question):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SingleChoice(ChoiceQuestion):
     kind: ClassVar[str] = "single"
+    label: ClassVar[str] = "single-choice questions"
     own_keys: ClassVar[tuple[str, ...]] = ("options", "correct")
 
     correct: str
@@ -132,6 +133,7 @@ class MultipleChoice(ChoiceQuestion):
     """Several right answers: each right key chosen earns 1/k, each wrong one costs 1/k, floored at 0."""
 
     kind: ClassVar[str] = "multiple"
+    label: ClassVar[str] = "multiple-answer questions"
     own_keys: ClassVar[tuple[str, ...]] = ("options", "correct")
 
     correct: tuple[str, ...]
@@ -183,6 +185,7 @@ class Poll(ChoiceQuestion):
     """Opinions, not answers: options to pick, or (with no options) free text shown as a word cloud; never scored."""
 
     kind: ClassVar[str] = "poll"
+    label: ClassVar[str] = "polls"
     scored: ClassVar[bool] = False
     own_keys: ClassVar[tuple[str, ...]] = ("options", "open")
 
@@ -219,7 +222,6 @@ class Poll(ChoiceQuestion):
 
     @classmethod
     def from_source(cls, source: QuestionSource, common: Common) -> Poll:
-        source.refuse("correct", "polls (they have no right answer)")
         is_open = source.data.get("open") is True
         if source.data.get("open") not in (None, True, False):
             source.problems.add(source.at("open"), f"expected true or false, got {checks.describe(source.data['open'])}", "write true")

@@ -45,6 +45,7 @@ class Numeric(Question):
     """Right when low <= answer <= high (from `correct` ± `tolerance`, or `range`)."""
 
     kind: ClassVar[str] = "numeric"
+    label: ClassVar[str] = "numeric questions"
     own_keys: ClassVar[tuple[str, ...]] = ("correct", "tolerance", "range", "unit")
 
     low: float

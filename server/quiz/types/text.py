@@ -61,6 +61,7 @@ class TextAnswer(Question):
     """Right when the answer matches one accepted answer (folded unless `match` is "exact")."""
 
     kind: ClassVar[str] = "text"
+    label: ClassVar[str] = "text-answer questions"
     own_keys: ClassVar[tuple[str, ...]] = ("accept", "match")
 
     accept: tuple[str, ...]

@@ -25,6 +25,7 @@ class TrueFalseCounts(Tally):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TrueFalse(Question):
     kind: ClassVar[str] = "true_false"
+    label: ClassVar[str] = "true/false questions"
     own_keys: ClassVar[tuple[str, ...]] = ("correct",)
 
     correct: bool
@@ -64,5 +65,4 @@ class TrueFalse(Question):
                 fix = "write true or false without quotes"
                 source.problems.add(source.at("correct"), f"expected true or false, got {checks.describe(value)}", fix)
             correct = value is True
-        source.refuse("options", "true/false questions (the pages show True and False)")
         return cls(correct=correct, **common())
