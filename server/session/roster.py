@@ -275,6 +275,13 @@ class _RosterReader:
             if _filled(cells) and not _canvas_non_student(cells, columns)
         ]
         id_index, id_header = _id_column(columns, data)
+        if data and not any(id_index < len(cells) and cells[id_index].strip() for _, cells in data):
+            self.problem(
+                header_line,
+                f"the student ID column {id_header!r} is empty on every row",
+                "fill in the students' IDs, or name the column that holds them student_id",
+            )
+            raise self.fail()
         roster = Roster(source=self.source)
         first_line_of: dict[str, int] = {}
         for line, cells in data:
@@ -315,7 +322,8 @@ class _RosterReader:
 
     def _rows(self, text: str, delimiter: str, first_line: int) -> list[tuple[int, list[str]]]:
         """(line the row starts on, cells) for every row; a broken CSV file stops at its line."""
-        reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+        # strict: an unclosed quote would otherwise swallow every later row into one cell.
+        reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
         rows: list[tuple[int, list[str]]] = []
         end_of_previous = 0
         while True:
@@ -325,7 +333,7 @@ class _RosterReader:
                 return rows
             except csv.Error as exc:
                 self.problem(
-                    first_line + reader.line_num - 1,
+                    first_line + end_of_previous,
                     f"cannot read the CSV: {exc}",
                     "check the quotes on this row: a cell with a quote inside is written \"like \"\"this\"\"\"",
                 )
@@ -380,7 +388,8 @@ class _RosterReader:
 
         values = {field: cell(index) for field, index in columns.fields.items()}
         if "canvas_student" in values:
-            values.update(_split_canvas_student(values.pop("canvas_student")))
+            for field, value in _split_canvas_student(values.pop("canvas_student")).items():
+                values[field] = values.get(field) or value  # explicit first/last name columns win
         if "login" not in values:
             values["login"] = next((cell(i) for i in columns.login_candidates if cell(i)), "")
         student_id = cell(id_index)
