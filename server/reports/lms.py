@@ -24,6 +24,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import unicodedata
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -112,8 +113,21 @@ class _Student:
     login: str = ""
 
     @property
-    def order(self) -> tuple[str, str, str]:
-        return self.last_name.casefold(), self.first_name.casefold(), self.student_id
+    def order(self) -> tuple[str, str, str, str, str]:
+        """Last name, first name, ID; accents count only between names that are otherwise equal."""
+        return (
+            _sort_text(self.last_name),
+            _sort_text(self.first_name),
+            self.last_name.casefold(),
+            self.first_name.casefold(),
+            self.student_id,
+        )
+
+
+def _sort_text(name: str) -> str:
+    """The name without accents, case-folded: "Ångström" sorts with the A's."""
+    decomposed = unicodedata.normalize("NFKD", name)
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
 
 
 def render_gradebook(
