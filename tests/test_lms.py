@@ -2,8 +2,8 @@
 
 The headers are the ones each LMS's import reads (docs/gradebooks.md gives the sources):
 Canvas's importer wants Student, ID, SIS User ID, SIS Login ID, Section and takes points
-possible from a "Points Possible" row; Moodle's preselects the columns headed "ID number"
-and "Email address"; Blackboard matches rows by Username and wants every value quoted.
+possible from a "Points Possible" row; Moodle's maps the first column, "ID number", to
+useridnumber; Blackboard matches rows by Username and wants every value quoted.
 """
 from __future__ import annotations
 

@@ -2,9 +2,9 @@
 
 One row per student (the roster's students and everyone who joined any of the sessions),
 one column per session with the points earned, then a total. A student who did not take
-part in a session gets 0 there: every LMS reads a blank cell as "no grade", which its
-running totals skip, so an absence would not count against the student (docs/gradebooks.md
-gives the sources). The layouts, checked against each LMS's import (docs/gradebooks.md):
+part in a session gets 0 there, not a blank: Canvas and Moodle read a blank cell as "no
+grade", which Canvas's current score leaves out, so an absence would not count against the
+student. The layouts, checked against each LMS's import (docs/gradebooks.md gives the sources):
 
 - ``plain``: student_id, name, one column per session, total, possible.
 - ``canvas``: Student, ID, SIS User ID, SIS Login ID, Section, one column per session named by
@@ -46,8 +46,9 @@ CANVAS_COLUMNS = ("Student", "ID", "SIS User ID", "SIS Login ID", "Section")
 CANVAS_TOTAL = "Final Points"
 CANVAS_POINTS_POSSIBLE = "Points Possible"
 CANVAS_READ_ONLY = "(read only)"
-# Moodle's mapping page preselects a column whose header is the English label of a user
-# field ("ID number" -> useridnumber, "Email address" -> useremail).
+# Moodle's CSV import starts "Map from" at the first column, so the ID comes first; its headers
+# are Moodle's own labels of the user fields useridnumber and useremail, which its "paste from
+# spreadsheet" import preselects.
 MOODLE_COLUMNS = ("ID number", "Email address", "First name", "Last name")
 BLACKBOARD_COLUMNS = ("Last Name", "First Name", "Username")
 LMS_TOTAL = "Total"
