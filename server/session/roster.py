@@ -239,7 +239,8 @@ class _FieldProblem(Exception):
 
 @dataclass(frozen=True, slots=True)
 class _Columns:
-    """Where each field is in a row (column indexes) and the ID column's header text."""
+    """Where each field is in a row (column index), the columns that can hold the ID (best first)
+    and the ones that also give the login."""
 
     fields: dict[str, int]
     id_candidates: list[tuple[int, int, str]]  # (priority, index, header text), best first
@@ -390,7 +391,7 @@ class _RosterReader:
         if "canvas_student" in values:
             for field, value in _split_canvas_student(values.pop("canvas_student")).items():
                 values[field] = values.get(field) or value  # explicit first/last name columns win
-        if "login" not in values:
+        if not values.get("login"):
             values["login"] = next((cell(i) for i in columns.login_candidates if cell(i)), "")
         student_id = cell(id_index)
         if not student_id and cell(columns.fields.get("canvas_student")).casefold() in _CANVAS_TEST_STUDENT:
