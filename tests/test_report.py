@@ -420,6 +420,17 @@ def test_course_view_with_two_sessions_and_an_absent_student() -> None:
     check_self_contained(page)
 
 
+def test_a_session_nobody_joined_and_an_empty_course_still_give_a_report() -> None:
+    nobody = SessionData("empty", "Nobody came", MONDAY_MS, None, [question(0, [], correct="B")], [])
+    stats = analyse_session(nobody)
+    assert (stats.summary.participants, stats.summary.mean_score, stats.summary.hardest) == (0, None, ())
+    assert flag_codes(by_number(stats, 1)) == {FLAG_NOBODY}
+    assert "Nobody came" in render_report(stats, title="Nobody came")
+    assert json.loads(json.dumps(analyse_course([]).to_json())) == {
+        "sessions": [], "rows": [], "attendance": [], "trend": []}
+    assert "Course overview" in render_report(analyse_course([]), title="No sessions yet")
+
+
 # ---------------------------------------------------------------- the HTML
 
 

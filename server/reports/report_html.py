@@ -20,6 +20,7 @@ from server.reports.charts import (
     histogram_chart,
     safe_id,
     score_chart,
+    shorten,
     time_chart,
     time_sentence,
     trend_chart,
@@ -99,7 +100,7 @@ def _summary(stats: SessionStats, prefix: str) -> str:
     by_index = {q.index: q for q in stats.questions}
     hardest = "".join(
         f'<li><a href="#{prefix}q{by_index[i].number}">Question {by_index[i].number}</a>: '
-        f"{esc(_short(by_index[i].text_plain, 90))} "
+        f"{esc(shorten(by_index[i].text_plain, 90))} "
         f'<span class="muted">(facility {esc(percent(by_index[i].facility))})</span></li>'
         for i in summary.hardest
     )
@@ -117,11 +118,6 @@ def _score_text(score: float | None, share: float | None) -> str:
     if score is None:
         return "\u2014"
     return f"{format_number(round(score, 2))} ({percent(share)})" if share is not None else format_number(score)
-
-
-def _short(text: str, limit: int) -> str:
-    line = " ".join(text.split())
-    return line if len(line) <= limit else line[: limit - 1].rstrip() + "\u2026"
 
 
 # ---------------------------------------------------------------- questions
@@ -311,6 +307,6 @@ def _hardest_cell(index: int | None, text: str | None, facility: float | None, p
     if index is None:
         return "\u2014"
     return (
-        f'<a href="#{prefix}q{index + 1}">Q{index + 1}</a> {esc(_short(text or "", 70))} '
+        f'<a href="#{prefix}q{index + 1}">Q{index + 1}</a> {esc(shorten(text or "", 70))} '
         f'<span class="muted">({esc(percent(facility))})</span>'
     )

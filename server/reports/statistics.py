@@ -192,7 +192,9 @@ def _question_stats(
 
 def _flags(question: QuestionData, stats: QuestionStats, given: Sequence[AnswerRow]) -> tuple[Flag, ...]:
     if not given:
-        return (Flag(FLAG_NOBODY, "Nobody answered", f"None of the {stats.participants} participants answered."),)
+        detail = (f"None of the {stats.participants} participants answered." if stats.participants
+                  else "Nobody took part in the session.")
+        return (Flag(FLAG_NOBODY, "Nobody answered", detail),)
     if not stats.scored:
         return ()
     flags: list[Flag] = []
