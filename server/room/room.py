@@ -39,7 +39,6 @@ from server.room.ranking import Ranking
 from server.room.students import Students
 from server.room.timers import QuestionTimer
 from server.room.views import CoalescedViews
-from server.session.errors import RoomError
 from server.session.machine import ALREADY_ASKED, Command, SessionState, Step, steps_for
 from server.session.model import AskedQuestion, Participant, SessionRecord, Submission, SubmissionStatus
 from server.settings import Settings

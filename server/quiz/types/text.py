@@ -4,7 +4,7 @@ from __future__ import annotations
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from server.quiz import checks
 from server.quiz.types.base import FULL, NONE, JSON, Answer, AnswerRefused, Grade, Common, Question, QuestionSource, Tally

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from server.quiz import checks
 from server.quiz.types.base import FULL, NONE, JSON, Answer, AnswerRefused, Grade, Common, Question, QuestionSource, Tally
