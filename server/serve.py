@@ -12,6 +12,7 @@ import resource
 import signal
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import date
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +29,8 @@ from server.auth import Signer, load_or_create_secret_file
 from server.clock import Clock
 from server.room.room import Room
 from server.settings import Settings
+from server.session.semester import choose_session
+from server.storage import loading
 from server.storage.writer import Storage
 
 log = logging.getLogger("quizctl.serve")
@@ -93,7 +96,14 @@ async def open_room(
     storage = Storage(settings.db_path, commit_in_thread=commit_in_thread)
     storage.open()
     try:
-        record = storage.load_or_create(settings.session_id, settings.pool)
+        if settings.roster is not None:
+            loading.replace_roster(storage.connection, settings.roster)
+        choice = choose_session(
+            settings.session_id, loading.stored_states(storage.connection), resume=settings.resume, today=date.today()
+        )
+        settings.session_id = choice.sid
+        record = storage.load_or_create(choice.sid, settings.pool)
+        record.opened_as = choice.how
         room = Room(settings, storage, record, clock or Clock())
         async with trio.open_nursery() as writer_nursery:
             await writer_nursery.start(storage.run)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from server import data_dir as data_dir_files
 from server.quiz.pool import Pool
+from server.session.roster import Roster
 
 DEFAULT_SESSION_ID = "default"
 
@@ -32,6 +33,12 @@ class Settings:
     view_interval_s: float = 0.2
     # A socket write that makes no progress this long drops its connection (a phone that stopped reading).
     send_stall_timeout_s: float = 10.0
+    # The class list given to `serve --roster` (it replaces the data dir's); None keeps the stored one.
+    roster: Roster | None = None
+    # `serve --resume SESSION`: reopen that stored session, even a finished one.
+    resume: str | None = None
+    # The pages' language for the projector and dashboard (`--lang`, QUIZ_LANG, the pool's "language").
+    language: str = "en"
 
     @property
     def db_path(self) -> Path:

@@ -245,8 +245,8 @@ def test_text_folding_is_idempotent_and_ignores_case_and_spacing(text: str) -> N
 
 
 @asynccontextmanager
-async def types_room(tmp_path: Path) -> AsyncIterator[Room]:
-    settings = Settings(pool=every_type_pool(), data_dir=tmp_path, port=8000, session_id="types")
+async def types_room(tmp_path: Path, resume: str | None = None) -> AsyncIterator[Room]:
+    settings = Settings(pool=every_type_pool(), data_dir=tmp_path, port=8000, session_id="types", resume=resume)
     async with serve.open_room(settings, commit_in_thread=False) as room:
         yield room
 
@@ -274,7 +274,7 @@ async def test_every_type_round_trips_through_answer_reveal_restart_and_gradeboo
             assert me["submissions"][-1]["score"] is None and me["total_score"] == total_before
             await room.close_question()
         await room.end_session()
-        reveal_texts = {i: room._reveal(room.record.asked[i]) for i in range(9)}
+        reveal_texts = {i: room.broadcasts.reveal(room.record.asked[i]) for i in range(9)}
         wide = list(csv.reader(io.StringIO(render_csv(room.record))))
         long = list(csv.DictReader(io.StringIO(render_csv(room.record, layout="long"))))
 
@@ -304,8 +304,8 @@ async def test_every_type_round_trips_through_answer_reveal_restart_and_gradeboo
     assert reveal(OPEN_POLL, ann)["distribution"]["top"] == [{"text": "Sunny", "count": 2}]  # folded together
     assert reveal(POLL, ann)["correct"] is None and reveal(POLL, ann)["histogram"] == {"A": 1, "B": 1, "missed": 0}
 
-    # A restart rebuilds every answer in its type's form, and the totals.
-    async with types_room(tmp_path) as room:
+    # A restart rebuilds every answer in its type's form, and the totals (--resume: it is finished).
+    async with types_room(tmp_path, resume="types") as room:
         ann = room.participants["ann"]
         assert ann.submissions[MULTIPLE].answer == ("A", "C") and ann.submissions[TRUE_FALSE].answer is True
         assert ann.submissions[NUMERIC].answer == 3.14 and ann.submissions[OPEN_POLL].answer == "Sunny"

@@ -26,6 +26,7 @@ from tests.helpers import REPO
 REACH: dict[SessionState, list[str]] = {
     SessionState.LOBBY: [],
     SessionState.QUESTION_OPEN: ["next"],
+    SessionState.QUESTION_PAUSED: ["next", "pause"],
     SessionState.QUESTION_CLOSED: ["next", "close"],
     SessionState.BETWEEN_QUESTIONS: ["next", "close", "leaderboard"],
     SessionState.FINISHED: ["next", "end"],
@@ -38,6 +39,10 @@ COMMANDS: dict[Command, Callable[[Room], Awaitable[Any]]] = {
     Command.LEADERBOARD: lambda room: room.show_leaderboard(),
     Command.END: lambda room: room.end_session(),
     Command.RESET: lambda room: room.reset(),
+    Command.PAUSE: lambda room: room.pause(),
+    Command.RESUME: lambda room: room.resume(),
+    Command.EXTEND: lambda room: room.extend(30),
+    Command.SKIP: lambda room: room.skip(),
 }
 
 STEP_ENDS_IN = {
@@ -47,6 +52,9 @@ STEP_ENDS_IN = {
     Step.LEADERBOARD: SessionState.BETWEEN_QUESTIONS,
     Step.FINISH: SessionState.FINISHED,
     Step.RESET: SessionState.LOBBY,
+    Step.PAUSE: SessionState.QUESTION_PAUSED,
+    Step.RESUME: SessionState.QUESTION_OPEN,
+    Step.SKIP: SessionState.QUESTION_CLOSED,
 }
 
 
@@ -78,7 +86,8 @@ async def test_each_cell_of_the_table_is_what_the_room_does(
             assert room.state is state  # a refusal changes nothing
         else:
             await COMMANDS[command](room)
-            assert room.state is STEP_ENDS_IN[outcome[-1]]
+            # An extension keeps the state (open or paused); every other step ends in its own.
+            assert room.state is STEP_ENDS_IN.get(outcome[-1], state)
 
 
 async def test_opening_a_question_already_asked_is_refused_in_any_state(

@@ -7,37 +7,19 @@ refusals raise RoomError with a contract error code.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
+
+import trio
 
 from server.reports import gradebook as export
 from server.room.room import Room
 from server.session.errors import RoomError
+from server.session.model import SessionRecord
+from server.storage.loading import load_session, stored_states
+from server.storage.schema import open_read_only
 
 Handler = Callable[[Room, dict[str, Any]], Awaitable[dict[str, Any]]]
-
-
-async def _status(room: Room, args: dict[str, Any]) -> dict[str, Any]:
-    return room.status()
-
-
-async def _next(room: Room, args: dict[str, Any]) -> dict[str, Any]:
-    return await room.next()
-
-
-async def _open(room: Room, args: dict[str, Any]) -> dict[str, Any]:
-    return await room.open_question(args.get("question_idx"), args.get("time_limit"))
-
-
-async def _close(room: Room, args: dict[str, Any]) -> dict[str, Any]:
-    return await room.close_question()
-
-
-async def _end(room: Room, args: dict[str, Any]) -> dict[str, Any]:
-    return await room.end_session()
-
-
-async def _leaderboard(room: Room, args: dict[str, Any]) -> dict[str, Any]:
-    return await room.show_leaderboard()
 
 
 async def _reset(room: Room, args: dict[str, Any]) -> dict[str, Any]:
@@ -46,43 +28,74 @@ async def _reset(room: Room, args: dict[str, Any]) -> dict[str, Any]:
     return await room.reset()
 
 
-async def _clear_student(room: Room, args: dict[str, Any]) -> dict[str, Any]:
-    return await room.clear_student(args.get("student_id"))
-
-
 async def _export(room: Room, args: dict[str, Any]) -> dict[str, Any]:
+    """The gradebook CSV of the live session, or of another stored one (`session_id`), read from the database."""
     layout = args.get("format", "wide")
     if layout not in export.LAYOUTS:
         raise RoomError("bad_format", f"format must be one of: {', '.join(export.LAYOUTS)}.")
     excel = args.get("excel", False)
     if not isinstance(excel, bool):
         raise RoomError("bad_message", "excel must be true or false.")
-    return export.export_result(room.record, layout=layout, excel=excel)
+    sid = args.get("session_id")
+    if sid is None or sid == room.record.sid:
+        return export.export_result(room.record, layout=layout, excel=excel)
+    if not isinstance(sid, str):
+        raise RoomError("bad_session", "session_id must be text.")
+    record = await trio.to_thread.run_sync(stored_session, room.storage.db_path, sid)
+    return export.export_result(record, layout=layout, excel=excel)
+
+
+def stored_session(db_path: Path, sid: str) -> SessionRecord:
+    """A session read back from the database (read-only), or RoomError `unknown_session`."""
+    connection = open_read_only(db_path)
+    try:
+        return load_session(connection, sid)
+    except KeyError:
+        known = ", ".join(sorted(stored_states(connection))) or "none"
+        raise RoomError("unknown_session", f"No session {sid!r} in this data dir (stored: {known}).", 404) from None
+    finally:
+        connection.close()
 
 
 COMMANDS: dict[str, Handler] = {
-    "status": _status,
-    "next": _next,
-    "open": _open,
-    "close": _close,
-    "end": _end,
-    "leaderboard": _leaderboard,
+    "status": lambda room, args: _now(room.status()),
+    "next": lambda room, args: room.next(),
+    "open": lambda room, args: room.open_question(args.get("question_idx"), args.get("time_limit")),
+    "close": lambda room, args: room.close_question(),
+    "end": lambda room, args: room.end_session(),
+    "leaderboard": lambda room, args: room.show_leaderboard(),
+    "pause": lambda room, args: room.pause(),
+    "resume": lambda room, args: room.resume(),
+    "extend": lambda room, args: room.extend(args.get("seconds")),
+    "skip": lambda room, args: room.skip(),
     "reset": _reset,
-    "clear-student": _clear_student,
+    "clear-student": lambda room, args: room.clear_student(args.get("student_id")),
+    "roster-add": lambda room, args: room.roster_add(args.get("student_id"), args.get("name"), args.get("extra_time")),
+    "roster-remove": lambda room, args: room.roster_remove(args.get("student_id")),
     "export": _export,
 }
 
-# Instructor websocket message types → command names (PROTOCOL.md names).
+# Instructor websocket message types → command names (docs/protocol.md, "Instructor socket").
 INSTRUCTOR_MESSAGES: dict[str, str] = {
     "next": "next",
     "open_question": "open",
     "close_question": "close",
     "end_session": "end",
     "show_leaderboard": "leaderboard",
+    "pause": "pause",
+    "resume": "resume",
+    "extend": "extend",
+    "skip": "skip",
     "reset": "reset",
     "clear_student": "clear-student",
+    "roster_add": "roster-add",
+    "roster_remove": "roster-remove",
     "status": "status",
 }
+
+
+async def _now(result: dict[str, Any]) -> dict[str, Any]:
+    return result
 
 
 async def run_command(room: Room, name: Any, args: Any) -> dict[str, Any]:

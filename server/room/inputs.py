@@ -5,44 +5,10 @@ the contract's code, so every transport refuses the same input the same way.
 """
 from __future__ import annotations
 
-import re
-import unicodedata
 from typing import Any
 
 from server.session.errors import RoomError
-
-STUDENT_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
-NAME_MAX_LENGTH = 80
-# Bidi overrides/isolates and zero-width characters could make a name on the projector read
-# as another; the zero-width joiner stays allowed (emoji sequences use it).
-_INVISIBLE_OR_REORDERING = frozenset(
-    "\u200b\u200c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u2060\ufeff"
-)
-
-
-def validate_student_id(value: Any) -> str:
-    """The id itself, or RoomError `bad_student_id`."""
-    if not isinstance(value, str) or not STUDENT_ID_PATTERN.fullmatch(value):
-        raise RoomError(
-            "bad_student_id",
-            "Student ID must be 1-64 characters: letters, digits, '.', '_' or '-', starting with a letter or digit.",
-        )
-    return value
-
-
-def validate_name(value: Any) -> str:
-    """The name with whitespace runs folded and NFC-normalised, or RoomError `bad_name`."""
-    if not isinstance(value, str):
-        raise RoomError("bad_name", "Name must be text.")
-    name = unicodedata.normalize("NFC", " ".join(value.split()))
-    if not name:
-        raise RoomError("bad_name", "Please enter your name.")
-    if len(name) > NAME_MAX_LENGTH:
-        raise RoomError("bad_name", f"Name must be at most {NAME_MAX_LENGTH} characters.")
-    if any(unicodedata.category(ch) in ("Cc", "Cs", "Co", "Cn") or ch in _INVISIBLE_OR_REORDERING for ch in name):
-        raise RoomError("bad_name", "Name contains characters that are not allowed.")
-    return name
-
+from server.session.roster import RosterEntry, RosterError, new_entry
 
 EVENT_KINDS = ("blur", "focus", "visibility_hidden", "visibility_visible")
 TIME_LIMIT_RANGE = (5, 3600)
@@ -72,6 +38,25 @@ def time_limit(value: Any) -> int | None:
     if type(value) is not int or not TIME_LIMIT_RANGE[0] <= value <= TIME_LIMIT_RANGE[1]:
         raise RoomError("bad_time_limit", "time_limit must be whole seconds from 5 to 3600.")
     return value
+
+
+EXTENSION_RANGE = (1, 3600)
+
+
+def extension(value: Any) -> int:
+    """Seconds to add to the open question: whole seconds from 1 to 3600; RoomError `bad_seconds`."""
+    if type(value) is not int or not EXTENSION_RANGE[0] <= value <= EXTENSION_RANGE[1]:
+        raise RoomError("bad_seconds", "seconds must be whole seconds from 1 to 3600.")
+    return value
+
+
+def roster_entry(student_id: Any, name: Any, extra_time: Any = None) -> RosterEntry:
+    """A class-list entry from an operator's command (the roster file's rules); RoomError `bad_roster_entry`."""
+    try:
+        multiplier = "" if extra_time is None else str(extra_time)
+        return new_entry(str(student_id) if isinstance(student_id, str) else "", name or "", extra_time=multiplier)
+    except RosterError as exc:
+        raise RoomError("bad_roster_entry", "; ".join(exc.problems)) from exc
 
 
 def event_kind(value: Any) -> str:

@@ -58,8 +58,10 @@ class LiveHistogramMessage(TypedDict):
     type: str
     question_idx: int
     histogram: dict[str, int]
+    distribution: Any
     submitted_count: int
     total_count: int
+    waiting_for_extra_time: int
 
 
 PONG = '{"type":"pong"}'
@@ -96,18 +98,41 @@ def question_block_of(question: Question) -> dict[str, Any]:
     return block
 
 
-def question_open(pool: Pool, asked: AskedQuestion, now_ms: int) -> dict[str, Any]:
+def question_open(pool: Pool, asked: AskedQuestion, now_ms: int, extra_time: float = 1.0) -> dict[str, Any]:
+    """The question for a page; a student with extra time gets their own time limit and countdown."""
     question = pool.questions[asked.question_idx]
     return {
         "type": "question_open",
         "question_idx": asked.question_idx,
         **question_block_of(question),
-        "time_limit": asked.time_limit,
         "total_questions": len(pool.questions),
         "opened_at_server_ts": asked.opened_at_ms,
-        "remaining_ms": max(0, asked.deadline_ms - now_ms),
+        **timing(asked, now_ms, extra_time),
+    }
+
+
+def timing(asked: AskedQuestion, now_ms: int, extra_time: float = 1.0) -> dict[str, Any]:
+    """A countdown as one page shows it: its limit, what is left, whether it is stopped."""
+    window_s = asked.window_ms(extra_time) / 1000
+    fields: dict[str, Any] = {
+        "time_limit": int(window_s) if window_s.is_integer() else window_s,
+        "remaining_ms": asked.remaining_ms(now_ms, extra_time),
+        "paused": asked.paused_at_ms is not None,
         "server_ts": now_ms,
     }
+    if extra_time != 1.0:
+        fields["extra_time"] = extra_time
+    return fields
+
+
+def question_timing(kind: str, asked: AskedQuestion, now_ms: int, extra_time: float = 1.0) -> dict[str, Any]:
+    """`question_paused`, `question_resumed` or `question_extended`: the open question's new countdown."""
+    return {"type": kind, "question_idx": asked.question_idx, **timing(asked, now_ms, extra_time)}
+
+
+def question_skipped(asked: AskedQuestion) -> dict[str, Any]:
+    """The question closed without a reveal: it counts for nobody."""
+    return {"type": "question_skipped", "question_idx": asked.question_idx}
 
 
 def submit_ack(question: Question, submission: Submission) -> SubmitAckMessage:
@@ -162,15 +187,18 @@ def histogram(asked: AskedQuestion) -> dict[str, int]:
     return {**asked.tally.histogram(), "missed": asked.missed_count}
 
 
-def live_histogram(asked: AskedQuestion, participant_count: int) -> LiveHistogramMessage:
+def live_histogram(asked: AskedQuestion, participant_count: int, waiting_for_extra_time: int = 0) -> LiveHistogramMessage:
+    """The instructor's live view of the open question (the dashboard may see the answers' spread)."""
     submitted = asked.submitted_count
     pending = max(0, participant_count - submitted - asked.missed_count)
     return {
         "type": "live_histogram",
         "question_idx": asked.question_idx,
         "histogram": {**histogram(asked), "pending": pending},
+        "distribution": asked.tally.distribution(),
         "submitted_count": submitted,
         "total_count": submitted + asked.missed_count + pending,
+        "waiting_for_extra_time": waiting_for_extra_time,
     }
 
 
@@ -249,31 +277,56 @@ def presence_row(p: Participant, answered: bool, attempts: DuplicateJoinLog | No
 
 
 def presence_update_text(
-    current_question_idx: int | None, row_texts: list[str], orphans: list[dict[str, Any]], now_ms: int
+    current_question_idx: int | None,
+    row_texts: list[str],
+    orphans: list[dict[str, Any]],
+    now_ms: int,
+    *,
+    not_joined: list[dict[str, str]] | None = None,
+    refused_joins: list[dict[str, Any]] | None = None,
 ) -> str:
-    """`presence_update` from rows serialized (and cached) one by one."""
+    """`presence_update` from rows serialized (and cached) one by one.
+
+    With a roster: `not_joined` (rostered students who have not joined) and `refused_joins`
+    (ids not on the roster that tried: id, count, latest time, address).
+    """
+    extra = ""
+    if not_joined is not None:
+        extra = f',"not_joined":{dumps(not_joined)},"refused_joins":{dumps(refused_joins or [])}'
     return (
         f'{{"type":"presence_update","current_question_idx":{dumps(current_question_idx)},'
-        f'"rows":[{",".join(row_texts)}],"orphan_duplicate_joins":{dumps(orphans)},"server_ts":{now_ms}}}'
+        f'"rows":[{",".join(row_texts)}],"orphan_duplicate_joins":{dumps(orphans)}{extra},"server_ts":{now_ms}}}'
     )
 
 
+SHOWS_A_QUESTION = (SessionState.QUESTION_OPEN, SessionState.QUESTION_PAUSED, SessionState.QUESTION_CLOSED)
+
+
 def projector_state(
-    record: SessionRecord, *, join_url: str, qr_url: str, connected: int, top10: Ranked, now_ms: int
+    record: SessionRecord,
+    *,
+    join_url: str,
+    qr_url: str,
+    connected: int,
+    top10: Ranked,
+    now_ms: int,
+    waiting_for_extra_time: int = 0,
 ) -> dict[str, Any]:
     """The public big-screen view: aggregates and names only, never a student id."""
     pool = record.pool
     asked = record.asked.get(record.current_question_idx) if record.current_question_idx is not None else None
     question_block = live = reveal = response_times = None
-    if asked is not None and record.state in (SessionState.QUESTION_OPEN, SessionState.QUESTION_CLOSED):
+    if asked is not None and record.state in SHOWS_A_QUESTION:
         question = pool.questions[asked.question_idx]
-        is_open = record.state is SessionState.QUESTION_OPEN
+        is_open = record.state is not SessionState.QUESTION_CLOSED
         question_block = {
             "idx": asked.question_idx,
             **question_block_of(question),
             "opened_at_server_ts": asked.opened_at_ms,
             "time_limit": asked.time_limit,
-            "remaining_ms": max(0, asked.deadline_ms - now_ms) if is_open else 0,
+            "remaining_ms": asked.remaining_ms(now_ms) if is_open else 0,
+            "paused": asked.paused_at_ms is not None,
+            "skipped": asked.skipped,
             "total_questions": len(pool.questions),
         }
         # While a question is open the hall sees how many answered, not what they chose
@@ -287,7 +340,7 @@ def projector_state(
             "total_count": counts["total_count"],
         }
         response_times = response_time_distribution(asked)
-        if not is_open:
+        if not is_open and not asked.skipped:
             reveal = reveal_fields(question, asked)
     return {
         "type": "projector_state",
@@ -311,6 +364,7 @@ def projector_state(
             (p.total_units for p in record.participants.values()), pool.possible_units
         ),
         "leaderboard": [leaderboard_row(r, p) for r, p in top10],
+        "waiting_for_extra_time": waiting_for_extra_time,
         "server_ts": now_ms,
     }
 

@@ -6,10 +6,11 @@ orchestrates small parts, each in its own module:
 
 - `server.session.machine`: which command may do what in which state (the transition table);
 - `Students` (students.py): joins, answers and presence events;
+- `Countdown` (countdown.py): the open question's timer, pauses, extensions, extra time;
 - `server.storage.operations.SessionLog`: the statements each change writes;
 - `Hub` (hub.py): who is connected, fan-out through bounded queues;
 - `CoalescedViews` (views.py): the instructors' and projectors' screens, a few times a second;
-- `Ranking`, `QuestionTimer`, `JoinLink`, and `messages` for every shape sent.
+- `Broadcasts`, `Snapshots`, `Ranking`, `JoinLink`, and `messages` for every shape sent.
 
 Invariants worth knowing before editing:
 - Memory is the source of truth while the process runs. Every change is also written
@@ -23,7 +24,7 @@ Invariants worth knowing before editing:
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -32,17 +33,21 @@ import trio
 from server.clock import Clock
 from server.gc_policy import CollectorPause, freeze_survivors
 from server.room import inputs, messages
+from server.room.broadcasts import Broadcasts
+from server.room.countdown import Countdown
 from server.room.hub import ClientConnection, CloseCode, Hub
 from server.room.join_link import JoinLink
 from server.room.messages import PersonalBroadcast, dumps
 from server.room.ranking import Ranking
+from server.room.snapshots import Snapshots
 from server.room.students import Students
-from server.room.timers import QuestionTimer
-from server.room.views import CoalescedViews
+from server.room.views import OPEN_STATES, CoalescedViews
+from server.session.errors import RoomError
 from server.session.machine import ALREADY_ASKED, Command, SessionState, Step, steps_for
 from server.session.model import AskedQuestion, Participant, SessionRecord, Submission, SubmissionStatus
+from server.session.roster import Roster
 from server.settings import Settings
-from server.storage.operations import SessionLog
+from server.storage.operations import RosterLog, SessionLog
 from server.storage.writer import Storage
 
 log = logging.getLogger("quizctl.room")
@@ -61,10 +66,13 @@ class Room:
         self.ranking = Ranking(record)
         self.join_link = JoinLink(settings.join_url())
         self.views = CoalescedViews(
-            self.hub, record, self.clock, self.ranking, self.join_link, interval_s=settings.view_interval_s
+            self.hub, record, self._clock, self.ranking, self.join_link, interval_s=settings.view_interval_s
         )
-        self.students = Students(record, storage, self.clock, self.views, self.ranking)
-        self.timer = QuestionTimer(self._time_up)
+        self.countdown = Countdown(record, self._clock, self._time_up)
+        self.views.waiting_for_extra_time = lambda: len(self.countdown.waiting)
+        self.students = Students(record, storage, self._clock, self.views, self.ranking, self._answered)
+        self.broadcasts = Broadcasts(record, self.ranking)
+        self.snapshots = Snapshots(record, self.ranking, self.views, self.broadcasts)
         self._log = SessionLog(record.sid)
         self._transition_lock = trio.Lock()
         self._collector = CollectorPause()
@@ -76,19 +84,23 @@ class Room:
     @clock.setter
     def clock(self, clock: Clock) -> None:
         """Use another time source everywhere in the room (tests move time by hand)."""
-        self._clock = self.students.clock = self.views.clock = clock
+        self._clock = self.students.clock = self.views.clock = self.countdown.clock = clock
+
+    @property
+    def timer(self) -> Any:
+        return self.countdown.timer
 
     # ------------------------------------------------------------------ lifecycle
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Own the timers and the view publisher; resume an open question's timer."""
         async with trio.open_nursery() as nursery:
-            self.timer.attach(nursery)
+            self.countdown.timer.attach(nursery)
             nursery.start_soon(self.views.publish_forever)
             nursery.start_soon(self._collector.run)
             asked = self.current_asked
             if self.state is SessionState.QUESTION_OPEN and asked is not None:
-                self.timer.start(asked.question_idx, self.clock.trio_time_at(asked.deadline_ms))
+                self.countdown.start(asked)
             task_status.started()
 
     def set_join_url(self, join_url: str) -> None:
@@ -134,6 +146,11 @@ class Room:
     def me(self, participant: Participant) -> dict[str, Any]:
         return messages.me(self.record, participant)
 
+    def _answered(self, participant: Participant) -> None:
+        asked = self.current_asked
+        if asked is not None:
+            self.countdown.answered(participant, asked)
+
     # ------------------------------------------------------------------ connections
 
     def connect_student(self, client: ClientConnection, participant: Participant) -> None:
@@ -141,7 +158,7 @@ class Room:
         participant.connections += 1
         participant.last_seen_ms = self.clock.now_ms()
         self.views.mark(presence=True)
-        for text in self._student_snapshot(participant):
+        for text in self.snapshots.for_student(participant, self.clock.now_ms()):
             client.send(text)
 
     def disconnect_student(self, client: ClientConnection, participant: Participant) -> None:
@@ -155,7 +172,7 @@ class Room:
 
     def connect_instructor(self, client: ClientConnection) -> None:
         self.hub.add(client)
-        for text in self._instructor_snapshot():
+        for text in self.snapshots.for_instructor(self.clock.now_ms()):
             client.send(text)
 
     def connect_projector(self, client: ClientConnection) -> None:
@@ -165,49 +182,11 @@ class Room:
     def disconnect(self, client: ClientConnection) -> None:
         self.hub.remove(client)
 
-    def _state_text(self) -> str:
-        return dumps(messages.state(self.record, self.clock.now_ms()))
-
-    def _student_snapshot(self, participant: Participant) -> list[str]:
-        """What a (re)connecting phone needs to render the current state."""
-        texts = [self._state_text()]
-        asked = self.current_asked
-        if self.state is SessionState.QUESTION_OPEN and asked is not None:
-            texts.append(dumps(messages.question_open(self.pool, asked, self.clock.now_ms())))
-            mine = participant.submissions.get(asked.question_idx)
-            if mine is not None and mine.status is SubmissionStatus.SUBMITTED:
-                texts.append(dumps(messages.submit_ack(self.pool.questions[asked.question_idx], mine)))
-        elif self.state is SessionState.QUESTION_CLOSED and asked is not None:
-            texts.append(dumps(messages.question_open(self.pool, asked, self.clock.now_ms())))
-            texts.append(self._reveal(asked).for_student(participant))
-        elif self.state is SessionState.BETWEEN_QUESTIONS:
-            texts.append(self._between().for_student(participant))
-        elif self.state is SessionState.FINISHED:
-            texts.append(self._ended().for_student(participant))
-        return texts
-
-    def _instructor_snapshot(self) -> list[str]:
-        texts = [self._state_text(), dumps(self.views.lobby_update()), self.views.presence_text()]
-        asked = self.current_asked
-        if self.state is SessionState.QUESTION_OPEN and asked is not None:
-            texts.append(dumps(messages.question_open(self.pool, asked, self.clock.now_ms())))
-            texts.append(dumps(messages.live_histogram(asked, len(self.participants))))
-        elif self.state is SessionState.QUESTION_CLOSED and asked is not None:
-            texts.append(dumps(messages.question_open(self.pool, asked, self.clock.now_ms())))
-            texts.append(self._reveal(asked).for_instructor())
-        elif self.state is SessionState.BETWEEN_QUESTIONS:
-            texts.append(self._between().for_instructor())
-        elif self.state is SessionState.FINISHED:
-            texts.append(self._ended().for_instructor())
-        if self.state is not SessionState.LOBBY:
-            texts.append(dumps(messages.full_leaderboard(self.ranking.ranked())))
-        return texts
-
     # ------------------------------------------------------------------ operator commands
 
     def status(self) -> dict[str, Any]:
         asked = self.current_asked
-        open_now = self.state is SessionState.QUESTION_OPEN and asked is not None
+        running = self.state in OPEN_STATES and asked is not None
         return {
             "sid": self.record.sid,
             "title": self.pool.title,
@@ -218,7 +197,10 @@ class Room:
             "participants": len(self.participants),
             "connected": len(self.hub.students),
             "answered_current": asked.submitted_count if asked is not None else 0,
-            "time_left_ms": max(0, asked.deadline_ms - self.clock.now_ms()) if open_now and asked else None,
+            "time_left_ms": asked.remaining_ms(self.clock.now_ms()) if running and asked else None,
+            "paused": self.state is SessionState.QUESTION_PAUSED,
+            "waiting_for_extra_time": len(self.countdown.waiting),
+            "roster": len(self.record.roster) if self.record.roster is not None else None,
             "join_url": self.join_url,
             "storage_error": self.storage.last_error,
         }
@@ -229,9 +211,7 @@ class Room:
 
     async def open_question(self, question_idx: Any, time_limit: Any = None) -> dict[str, Any]:
         idx = inputs.question_idx(question_idx, count=len(self.pool.questions))
-        limit = inputs.time_limit(time_limit)
-        assert idx is not None
-        return await self._command(Command.OPEN, question_idx=idx, time_limit=limit)
+        return await self._command(Command.OPEN, question_idx=idx, seconds=inputs.time_limit(time_limit))
 
     async def close_question(self) -> dict[str, Any]:
         return await self._command(Command.CLOSE)
@@ -246,6 +226,46 @@ class Room:
     async def reset(self) -> dict[str, Any]:
         """Wipe participants, answers and events; back to the lobby. Connected students are told and closed."""
         return await self._command(Command.RESET)
+
+    async def pause(self) -> dict[str, Any]:
+        """Stop the open question's countdown everywhere (answers wait for the resume)."""
+        return await self._command(Command.PAUSE)
+
+    async def resume(self) -> dict[str, Any]:
+        """Restart the countdown; every deadline moves by the time spent paused."""
+        return await self._command(Command.RESUME)
+
+    async def extend(self, seconds: Any) -> dict[str, Any]:
+        """More time for the open question (paused or not)."""
+        return await self._command(Command.EXTEND, seconds=inputs.extension(seconds))
+
+    async def skip(self) -> dict[str, Any]:
+        """Close the open question without a reveal; it counts for nobody."""
+        return await self._command(Command.SKIP)
+
+    async def roster_add(self, student_id: Any, name: Any, extra_time: Any = None) -> dict[str, Any]:
+        """Put a student on the class list (missing from the LMS export, say); they may join at once."""
+        entry = inputs.roster_entry(student_id, name, extra_time)
+        if self.record.roster is None:
+            self.record.roster = Roster(source="the data dir's roster")
+        if entry.student_id in self.record.roster:
+            self.record.roster.remove(entry.student_id)
+        self.record.roster.add(entry)
+        await self.storage.save(RosterLog.added(entry, len(self.record.roster)), what="roster add")
+        self.views.mark(presence=True)
+        log.info("roster: added %s (%s)", entry.student_id, entry.display_name)
+        return {**self.status(), "added": entry.student_id, "name": entry.display_name}
+
+    async def roster_remove(self, student_id: Any) -> dict[str, Any]:
+        """Take a student off the class list (one who already joined stays in this session)."""
+        roster = self.record.roster
+        if roster is None or not isinstance(student_id, str) or student_id not in roster:
+            raise RoomError("unknown_student", f"{student_id!r} is not on the roster.", 404)
+        roster.remove(student_id)
+        await self.storage.save(RosterLog.removed(student_id), what="roster remove")
+        self.views.mark(presence=True)
+        log.info("roster: removed %s", student_id)
+        return {**self.status(), "removed": student_id}
 
     async def clear_student(self, student_id: Any) -> dict[str, Any]:
         """Remove a participant and their answers so the rightful owner can claim the id again."""
@@ -267,62 +287,76 @@ class Room:
             self._collector.pause()
             yield
 
-    async def _command(self, command: Command, question_idx: int | None = None, time_limit: int | None = None) -> dict[str, Any]:
+    async def _command(self, command: Command, **args: Any) -> dict[str, Any]:
         """Look the command up in the transition table and carry out its steps, under the lock."""
         async with self._transition():
             steps = steps_for(self.state, command)
-            if Step.OPEN in steps and question_idx in self.record.asked:
-                raise ALREADY_ASKED.error(question_idx=question_idx)
+            if Step.OPEN in steps and args["question_idx"] in self.record.asked:
+                raise ALREADY_ASKED.error(question_idx=args["question_idx"])
             for step in steps:
-                await self._carry_out(step, question_idx, time_limit)
+                await self._carry_out(step, **args)
         return self.status()
 
     async def _time_up(self, question_idx: int) -> None:
         async with self._transition():
-            if self.record.current_question_idx == question_idx:
-                for step in steps_for(self.state, Command.TIME_UP):
-                    await self._carry_out(step, None, None)
+            asked = self.current_asked
+            if asked is None or asked.question_idx != question_idx:
+                return
+            for step in steps_for(self.state, Command.TIME_UP):
+                if not self.countdown.time_up(asked):
+                    self.views.mark(histogram=True)  # "waiting for N students with extra time"
+                    return
+                await self._carry_out(step)
 
-    async def _carry_out(self, step: Step, question_idx: int | None, time_limit: int | None) -> None:
-        if step is Step.CLOSE:
-            await self._close_current()
-        elif step is Step.OPEN:
+    async def _carry_out(self, step: Step, question_idx: int | None = None, seconds: int | None = None) -> None:
+        steps: dict[Step, Callable[[], Any]] = {
+            Step.CLOSE: self._close_current,
+            Step.OPEN_NEXT: self._open_next,
+            Step.LEADERBOARD: self._show_leaderboard,
+            Step.FINISH: self._finish,
+            Step.RESET: self._reset,
+            Step.PAUSE: self._pause,
+            Step.RESUME: self._resume,
+            Step.SKIP: self._skip,
+        }
+        if step is Step.OPEN:
             assert question_idx is not None
-            await self._open(question_idx, time_limit or self.pool.questions[question_idx].time_limit)
-        elif step is Step.OPEN_NEXT:
-            current = self.record.current_question_idx
-            start = 0 if current is None else current + 1
-            upcoming = [i for i in range(start, len(self.pool.questions)) if i not in self.record.asked]
-            if upcoming:
-                await self._open(upcoming[0], self.pool.questions[upcoming[0]].time_limit)
-            else:
-                await self._finish()
-        elif step is Step.LEADERBOARD:
-            await self._show_leaderboard()
-        elif step is Step.FINISH:
-            await self._finish()
-        elif step is Step.RESET:
-            await self._reset()
+            await self._open(question_idx, seconds or self.pool.questions[question_idx].time_limit)
+        elif step is Step.EXTEND:
+            assert seconds is not None
+            await self._extend(seconds)
+        else:
+            await steps[step]()
 
     def _enter(self, state: SessionState, current_question_idx: int | None) -> None:
         """The one place the session's state changes (before the step's first await)."""
         self.record.state = state
         self.record.current_question_idx = current_question_idx
 
+    async def _open_next(self) -> None:
+        current = self.record.current_question_idx
+        start = 0 if current is None else current + 1
+        upcoming = [i for i in range(start, len(self.pool.questions)) if i not in self.record.asked]
+        if upcoming:
+            await self._open(upcoming[0], self.pool.questions[upcoming[0]].time_limit)
+        else:
+            await self._finish()
+
     async def _open(self, question_idx: int, time_limit: int) -> None:
-        asked = AskedQuestion.of(self.pool, question_idx, self.clock.now_ms(), time_limit)
+        now = self.clock.now_ms()
+        asked = AskedQuestion.of(self.pool, question_idx, now, time_limit)
         self.record.asked[question_idx] = asked
         self._enter(SessionState.QUESTION_OPEN, question_idx)
+        statements = self._log.question_opened(asked, self.state, now)
+        if self.record.started_at_ms is None:
+            self.record.started_at_ms = now
+            statements.append(self._log.session_started(now))
         # Queued before any answer to this question can be (no await since the state changed),
         # so the writer commits it first; the broadcast need not wait for the commit.
-        saved = await self.storage.queue_save(
-            self._log.question_opened(asked, self.state, self.clock.now_ms()), what="open question"
-        )
+        saved = await self.storage.queue_save(statements, what="open question")
         freeze_survivors()
-        self.timer.start(question_idx, self.clock.trio_time_at(asked.deadline_ms))
-        text = dumps(messages.question_open(self.pool, asked, self.clock.now_ms()))
-        self.hub.send_to_students(text)
-        self.hub.send_to_instructors(text)
+        self.countdown.start(asked)
+        self._send_timed(lambda extra_time: messages.question_open(self.pool, asked, now, extra_time))
         self.views.mark(presence=True, histogram=True)
         log.info("question %d open (%d s)", question_idx, time_limit)
         await saved
@@ -330,9 +364,12 @@ class Room:
     async def _close_current(self) -> None:
         asked = self.current_asked
         assert asked is not None
-        self.timer.cancel()
+        self.countdown.stop()
         self._enter(SessionState.QUESTION_CLOSED, asked.question_idx)
         asked.closed_at_ms = self.clock.now_ms()
+        if asked.paused_at_ms is not None:  # closed while paused: the pause ends here
+            asked.paused_ms += asked.closed_at_ms - asked.paused_at_ms
+            asked.paused_at_ms = None
         await self.storage.save(self._log.question_closed(asked, self.state, self.clock.now_ms()), what="close question")
         # Answers committed before the close are in memory already (their on_commit ran first);
         # their scores join the totals now, at the reveal, and everyone else gets a `missed` row.
@@ -344,34 +381,77 @@ class Room:
                 participant.record(missed, revealed=True)
                 asked.count(missed)
         self.ranking.invalidate()
-        self._broadcast(self._reveal(asked))
+        self._broadcast(self.broadcasts.reveal(asked))
         self.views.mark(presence=True, histogram=True)
         log.info(
             "question %d closed: %d answered, %d missed", asked.question_idx, asked.submitted_count, asked.missed_count
         )
 
+    async def _skip(self) -> None:
+        """Closed without a reveal: the answers stay in the database but count for nobody."""
+        asked = self.current_asked
+        assert asked is not None
+        self.countdown.stop()
+        self._enter(SessionState.QUESTION_CLOSED, asked.question_idx)
+        asked.closed_at_ms = self.clock.now_ms()
+        asked.paused_at_ms = None
+        asked.skipped = True
+        await self.storage.save(self._log.question_skipped(asked, self.state, self.clock.now_ms()), what="skip question")
+        text = dumps(messages.question_skipped(asked))
+        self.hub.send_to_students(text)
+        self.hub.send_to_instructors(text)
+        self.views.mark(presence=True, histogram=True)
+        log.info("question %d skipped", asked.question_idx)
+
+    async def _pause(self) -> None:
+        asked = self.current_asked
+        assert asked is not None
+        self.countdown.pause(asked)
+        self._enter(SessionState.QUESTION_PAUSED, asked.question_idx)
+        await self.storage.save(self._log.question_timing(asked, self.state, self.clock.now_ms()), what="pause")
+        self._send_timing("question_paused", asked)
+
+    async def _resume(self) -> None:
+        asked = self.current_asked
+        assert asked is not None
+        self.countdown.resume(asked)
+        self._enter(SessionState.QUESTION_OPEN, asked.question_idx)
+        await self.storage.save(self._log.question_timing(asked, self.state, self.clock.now_ms()), what="resume")
+        self._send_timing("question_resumed", asked)
+
+    async def _extend(self, seconds: int) -> None:
+        asked = self.current_asked
+        assert asked is not None
+        self.countdown.extend(asked, seconds)
+        await self.storage.save(self._log.question_timing(asked, self.state, self.clock.now_ms()), what="extend")
+        self._send_timing("question_extended", asked)
+        log.info("question %d extended by %d s", asked.question_idx, seconds)
+
     async def _show_leaderboard(self) -> None:
         self._enter(SessionState.BETWEEN_QUESTIONS, self.record.current_question_idx)
         await self._save_state("between questions")
-        self._broadcast(self._between())
+        self._broadcast(self.broadcasts.between())
         self.views.mark()
 
     async def _finish(self) -> None:
         self._enter(SessionState.FINISHED, None)
-        await self._save_state("end session")
-        self._broadcast(self._ended())
+        now = self.clock.now_ms()
+        self.record.finished_at_ms = now
+        await self.storage.save([self._log.session_finished(now)], what="end session")
+        self._broadcast(self.broadcasts.ended())
         self.views.mark(presence=True)
         log.info("session finished")
 
     async def _reset(self) -> None:
-        self.timer.cancel()
+        self.countdown.stop()
         self.students.forget_all()
         self.record.asked = {}
+        self.record.started_at_ms = self.record.finished_at_ms = None
         self._enter(SessionState.LOBBY, None)
         for student_id in list(self.hub.students):
             self.hub.close_student(student_id, CloseCode.SESSION_RESET, messages.SESSION_RESET)
         await self.storage.save(self._log.reset(self.clock.now_ms()), what="reset")
-        self.hub.send_to_instructors(self._state_text())
+        self.hub.send_to_instructors(self.snapshots.state_text(self.clock.now_ms()))
         self.views.mark(lobby=True, presence=True, histogram=True)
         log.info("session reset")
 
@@ -379,18 +459,24 @@ class Room:
         statement = self._log.session_state(self.state, self.record.current_question_idx, self.clock.now_ms())
         await self.storage.save([statement], what=what)
 
-    # ------------------------------------------------------------------ broadcasts
+    # ------------------------------------------------------------------ sending
 
-    def _reveal(self, asked: AskedQuestion) -> PersonalBroadcast:
-        question = self.pool.questions[asked.question_idx]
-        return messages.reveal(question, asked, self.ranking.top(5), self.ranking.rank_of)
+    def _send_timed(self, build: Callable[[float], dict[str, Any]]) -> None:
+        """A message with a countdown: the shared text for most, their own for students with extra time."""
+        texts = {1.0: dumps(build(1.0))}
+        for student_id, client in self.hub.student_connections():
+            participant = self.participants.get(student_id)
+            extra_time = participant.extra_time if participant is not None else 1.0
+            text = texts.get(extra_time)
+            if text is None:
+                text = texts[extra_time] = dumps(build(extra_time))
+            client.send(text)
+        self.hub.send_to_instructors(texts[1.0])
+        self.views.mark(histogram=True)
 
-    def _between(self) -> PersonalBroadcast:
-        current = self.record.current_question_idx
-        return messages.between_questions(0 if current is None else current + 1, self.ranking.top(5), self.ranking.rank_of)
-
-    def _ended(self) -> PersonalBroadcast:
-        return messages.session_ended(self.pool, self.ranking.top(5), self.ranking.rank_of)
+    def _send_timing(self, kind: str, asked: AskedQuestion) -> None:
+        now = self.clock.now_ms()
+        self._send_timed(lambda extra_time: messages.question_timing(kind, asked, now, extra_time))
 
     def _broadcast(self, broadcast: PersonalBroadcast) -> None:
         """Each connected student their own text; the instructors the common one and the full leaderboard."""

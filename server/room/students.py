@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 
 import trio
@@ -27,8 +28,9 @@ from server.room.views import CoalescedViews
 from server.quiz.scoring import points_for, weight_units
 from server.quiz.types.base import Answer, Question
 from server.session.errors import RoomError
+from server.session.identity import validate_name, validate_student_id
 from server.session.machine import SessionState
-from server.session.model import AskedQuestion, DuplicateJoinLog, Participant, SessionRecord, Submission, SubmissionStatus
+from server.session.model import DuplicateJoinLog, Participant, SessionRecord, Submission, SubmissionStatus
 from server.storage.operations import SessionLog
 from server.storage.writer import Storage, StorageError
 
@@ -36,6 +38,9 @@ log = logging.getLogger("quizctl.room")
 
 DUPLICATE_ID = RoomError(
     "duplicate_student_id", "This student ID has already joined. If it is yours, ask the instructor to clear it.", 409
+)
+NOT_ON_ROSTER = RoomError(
+    "not_on_roster", "This student ID is not on the class list. Check it, or ask the instructor.", 403
 )
 
 
@@ -46,12 +51,14 @@ class _PendingAnswer:
     error: RoomError | None = None
 
 
-def grade(score_fn: str, question: Question, asked: AskedQuestion, answer: Answer, elapsed_ms: int) -> Submission:
-    """The submission for `answer`: its points (0..20, speed factor applied) and weighted units."""
+def grade(
+    score_fn: str, question: Question, question_idx: int, answer: Answer, elapsed_ms: int, window_ms: int
+) -> Submission:
+    """The submission for `answer`: its points (0..20, speed factor over the student's window), weighted units."""
     result = question.grade(answer)
-    points = points_for(score_fn, result.credit, elapsed_ms, asked.time_limit * 1000) if question.scored else 0
+    points = points_for(score_fn, result.credit, elapsed_ms, window_ms) if question.scored else 0
     units = points * weight_units(question.weight)
-    return Submission(asked.question_idx, SubmissionStatus.SUBMITTED, answer, elapsed_ms, points, result.correct, units)
+    return Submission(question_idx, SubmissionStatus.SUBMITTED, answer, elapsed_ms, points, result.correct, units)
 
 
 class Students:
@@ -64,8 +71,10 @@ class Students:
         clock: Clock,
         views: CoalescedViews,
         ranking: Ranking,
+        on_answer: Callable[[Participant], None],
     ) -> None:
         self._record = record
+        self._on_answer = on_answer  # the room's: a student waited for with extra time has answered
         self._storage = storage
         self._log = SessionLog(record.sid)
         self.clock = clock
@@ -99,9 +108,18 @@ class Students:
     async def join(
         self, student_id: Any, name: Any, *, current: Participant | None = None, detail: str | None = None
     ) -> Participant:
-        """First claim wins. `current` is the participant the caller's cookie already speaks for."""
-        student_id = inputs.validate_student_id(student_id)
-        name = inputs.validate_name(name)
+        """First claim wins. `current` is the participant the caller's cookie already speaks for.
+
+        With a roster only its students may join, under the roster's name (`name` may be absent),
+        with the roster's extra time.
+        """
+        student_id = validate_student_id(student_id)
+        roster = self._record.roster
+        entry = roster.get(student_id) if roster is not None else None
+        if roster is not None and entry is None:
+            await self._log_refused_join(student_id, detail)
+            raise NOT_ON_ROSTER
+        name = entry.display_name if entry is not None else validate_name(name)
         existing = self.participants.get(student_id)
         if existing is not None and existing is current:
             return existing
@@ -110,6 +128,8 @@ class Students:
             raise DUPLICATE_ID
         now = self.clock.now_ms()
         participant = Participant(student_id, name, new_cookie_id(), now, last_seen_ms=now)
+        if entry is not None:
+            participant.extra_time = entry.extra_time
         generation = self.generation
 
         def on_commit() -> None:
@@ -133,6 +153,18 @@ class Students:
             self._pending_joins.discard(student_id)
         log.info("joined: %s (%s)", student_id, name)
         return participant
+
+    async def _log_refused_join(self, student_id: str, detail: str | None) -> None:
+        """An id not on the class list: counted for the dashboard, logged, audited (a typo, or a guess)."""
+        now = self.clock.now_ms()
+        entry = self._record.refused_joins.setdefault(student_id, DuplicateJoinLog())
+        entry.count += 1
+        entry.latest_ts = now
+        entry.latest_detail = dumps({"from": detail})
+        log.warning("join refused: student id %s is not on the roster (from %s)", student_id, detail)
+        self._views.mark(presence=True)
+        event = self._log.event(student_id, "not_on_roster", None, entry.latest_detail, now)
+        await self._storage.save([event], what="refused join", keep=False)
 
     async def _log_duplicate_join(self, student_id: str, name: str, detail: str | None) -> None:
         now = self.clock.now_ms()
@@ -174,6 +206,9 @@ class Students:
         question_idx = inputs.question_idx(question_idx)
         record = self._record
         asked = record.asked.get(question_idx) if question_idx is not None else None
+        if asked is not None and record.current_question_idx == question_idx:
+            if record.state is SessionState.QUESTION_PAUSED:
+                raise RoomError("paused", "The question is paused; answer when it goes on.", 409)
         if record.state is not SessionState.QUESTION_OPEN or asked is None or record.current_question_idx != question_idx:
             raise RoomError("not_open", f"Question {question_idx} is not open.")
         question = record.pool.questions[asked.question_idx]
@@ -191,10 +226,12 @@ class Students:
             return pending.ack_text
 
         now = self.clock.now_ms()
-        elapsed_ms = max(0, now - asked.opened_at_ms)
-        if elapsed_ms > asked.time_limit * 1000:
+        # Against the student's own window (extra time) and without the time spent paused.
+        elapsed_ms = asked.active_ms(now)
+        window_ms = asked.window_ms(participant.extra_time)
+        if elapsed_ms > window_ms:
             raise RoomError("time_expired", "Time is up for this question.")
-        submission = grade(record.pool.score_fn, question, asked, value, elapsed_ms)
+        submission = grade(record.pool.score_fn, question, asked.question_idx, value, elapsed_ms, window_ms)
 
         def on_commit() -> None:
             if self.participants.get(participant.student_id) is not participant:
@@ -203,6 +240,7 @@ class Students:
             participant.last_seen_ms = now
             asked.count(submission)
             self._views.mark(presence=True, histogram=True)
+            self._on_answer(participant)
 
         pending = self._pending_answers[key] = _PendingAnswer()
         statements = self._log.answer_submitted(participant.student_id, submission, question.answer_text(value), now)

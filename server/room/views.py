@@ -8,6 +8,8 @@ rows are re-encoded only for students whose row changed.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import trio
 
 from server.clock import Clock
@@ -17,8 +19,9 @@ from server.room.join_link import JoinLink
 from server.room.messages import dumps
 from server.room.ranking import Ranking
 from server.session.machine import SessionState
-from server.session.model import SessionRecord, SubmissionStatus
+from server.session.model import AskedQuestion, SessionRecord, SubmissionStatus
 
+OPEN_STATES = (SessionState.QUESTION_OPEN, SessionState.QUESTION_PAUSED)
 # Above this many participants the O(class size) instructor views go out at most once a second.
 LARGE_CLASS = 300
 HEAVY_VIEW_INTERVAL_S = 1.0
@@ -49,6 +52,8 @@ class CoalescedViews:
         self._dirty_lobby = self._dirty_presence = self._dirty_histogram = self._dirty_projector = True
         self._last_heavy_publish = float("-inf")
         self._presence_rows: dict[str, tuple[_PresenceKey, str]] = {}
+        # How many students with extra time the open question waits for (set by the room).
+        self.waiting_for_extra_time: Callable[[], int] = lambda: 0
 
     def mark(self, *, lobby: bool = False, presence: bool = False, histogram: bool = False) -> None:
         """Something changed; the projector view always depends on it."""
@@ -91,9 +96,13 @@ class CoalescedViews:
             self._changed.set()  # due in a later round
         record = self.record
         asked = record.asked.get(record.current_question_idx) if record.current_question_idx is not None else None
-        if self._dirty_histogram and asked is not None and record.state is SessionState.QUESTION_OPEN:
-            self._hub.send_to_instructors(dumps(messages.live_histogram(asked, len(record.participants))))
+        if self._dirty_histogram and asked is not None and record.state in OPEN_STATES:
+            self._hub.send_to_instructors(self.live_histogram_text(asked))
         self._dirty_histogram = False
+
+    def live_histogram_text(self, asked: AskedQuestion) -> str:
+        participants = len(self.record.participants)
+        return dumps(messages.live_histogram(asked, participants, self.waiting_for_extra_time()))
 
     def lobby_update(self) -> dict[str, object]:
         return messages.lobby_update(self.record.participants.values())
@@ -123,7 +132,17 @@ class CoalescedViews:
             for student_id, entry in record.duplicate_joins.items()
             if student_id not in record.participants
         ]
-        return messages.presence_update_text(current, rows, orphans, self.clock.now_ms())
+        not_joined = refused = None
+        if record.roster is not None:
+            not_joined = [
+                {"student_id": e.student_id, "name": e.display_name}
+                for e in record.roster
+                if e.student_id not in record.participants
+            ]
+            refused = [{"student_id": sid, **entry.as_json()} for sid, entry in record.refused_joins.items()]
+        return messages.presence_update_text(
+            current, rows, orphans, self.clock.now_ms(), not_joined=not_joined, refused_joins=refused
+        )
 
     def projector_state(self) -> dict[str, object]:
         return messages.projector_state(
@@ -133,4 +152,5 @@ class CoalescedViews:
             connected=len(self._hub.students),
             top10=self._ranking.top(10),
             now_ms=self.clock.now_ms(),
+            waiting_for_extra_time=self.waiting_for_extra_time(),
         )

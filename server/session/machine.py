@@ -19,6 +19,7 @@ from server.session.errors import RoomError
 class SessionState(StrEnum):
     LOBBY = "lobby"
     QUESTION_OPEN = "question_open"
+    QUESTION_PAUSED = "question_paused"  # the open question with its countdown stopped
     QUESTION_CLOSED = "question_closed"
     BETWEEN_QUESTIONS = "between_questions"
     FINISHED = "finished"
@@ -33,6 +34,10 @@ class Command(StrEnum):
     LEADERBOARD = "leaderboard"
     END = "end"
     RESET = "reset"
+    PAUSE = "pause"
+    RESUME = "resume"
+    EXTEND = "extend"
+    SKIP = "skip"
     TIME_UP = "time_up"  # the open question's timer ran out
 
 
@@ -45,6 +50,10 @@ class Step(StrEnum):
     LEADERBOARD = "leaderboard"  # show everyone their rank → between_questions
     FINISH = "finish"  # end the session and show the final results → finished
     RESET = "reset"  # wipe participants, answers and events → lobby
+    PAUSE = "pause"  # stop the countdown everywhere → question_paused
+    RESUME = "resume"  # the countdown goes on, its deadline moved by the pause → question_open
+    EXTEND = "extend"  # more seconds for the open question (the state stays)
+    SKIP = "skip"  # close without a reveal; the question is not scored → question_closed
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +71,8 @@ class Refusal:
 SESSION_FINISHED = Refusal("session_finished", "The session has ended; reset it to start again.")
 NOT_OPEN = Refusal("not_open", "No question is open.")
 NOT_REVEALED = Refusal("bad_state", "The leaderboard is shown after a question closes.")
+NOT_PAUSED = Refusal("not_paused", "The question is not paused.")
+ALREADY_PAUSED = Refusal("already_paused", "The question is already paused; resume it.")
 # Question-level rules, checked by the room with the question at hand.
 ALREADY_ASKED = Refusal(
     "already_asked", "Question {question_idx} was already asked; reset the session to ask it again."
@@ -78,6 +89,10 @@ TRANSITIONS: dict[SessionState, dict[Command, Outcome]] = {
         C.LEADERBOARD: NOT_REVEALED,
         C.END: (Step.FINISH,),
         C.RESET: (Step.RESET,),
+        C.PAUSE: NOT_OPEN,
+        C.RESUME: NOT_PAUSED,
+        C.EXTEND: NOT_OPEN,
+        C.SKIP: NOT_OPEN,
         C.TIME_UP: (),
     },
     S.QUESTION_OPEN: {
@@ -87,7 +102,24 @@ TRANSITIONS: dict[SessionState, dict[Command, Outcome]] = {
         C.LEADERBOARD: NOT_REVEALED,
         C.END: (Step.CLOSE, Step.FINISH),
         C.RESET: (Step.RESET,),
+        C.PAUSE: (Step.PAUSE,),
+        C.RESUME: NOT_PAUSED,
+        C.EXTEND: (Step.EXTEND,),
+        C.SKIP: (Step.SKIP,),
         C.TIME_UP: (Step.CLOSE,),
+    },
+    S.QUESTION_PAUSED: {
+        C.NEXT: (Step.CLOSE, Step.OPEN_NEXT),
+        C.OPEN: (Step.CLOSE, Step.OPEN),
+        C.CLOSE: (Step.CLOSE,),
+        C.LEADERBOARD: NOT_REVEALED,
+        C.END: (Step.CLOSE, Step.FINISH),
+        C.RESET: (Step.RESET,),
+        C.PAUSE: ALREADY_PAUSED,
+        C.RESUME: (Step.RESUME,),
+        C.EXTEND: (Step.EXTEND,),
+        C.SKIP: (Step.SKIP,),
+        C.TIME_UP: (),
     },
     S.QUESTION_CLOSED: {
         C.NEXT: (Step.OPEN_NEXT,),
@@ -96,6 +128,10 @@ TRANSITIONS: dict[SessionState, dict[Command, Outcome]] = {
         C.LEADERBOARD: (Step.LEADERBOARD,),
         C.END: (Step.FINISH,),
         C.RESET: (Step.RESET,),
+        C.PAUSE: NOT_OPEN,
+        C.RESUME: NOT_PAUSED,
+        C.EXTEND: NOT_OPEN,
+        C.SKIP: NOT_OPEN,
         C.TIME_UP: (),
     },
     S.BETWEEN_QUESTIONS: {
@@ -105,6 +141,10 @@ TRANSITIONS: dict[SessionState, dict[Command, Outcome]] = {
         C.LEADERBOARD: NOT_REVEALED,
         C.END: (Step.FINISH,),
         C.RESET: (Step.RESET,),
+        C.PAUSE: NOT_OPEN,
+        C.RESUME: NOT_PAUSED,
+        C.EXTEND: NOT_OPEN,
+        C.SKIP: NOT_OPEN,
         C.TIME_UP: (),
     },
     S.FINISHED: {
@@ -114,6 +154,10 @@ TRANSITIONS: dict[SessionState, dict[Command, Outcome]] = {
         C.LEADERBOARD: NOT_REVEALED,
         C.END: SESSION_FINISHED,
         C.RESET: (Step.RESET,),
+        C.PAUSE: NOT_OPEN,
+        C.RESUME: NOT_PAUSED,
+        C.EXTEND: NOT_OPEN,
+        C.SKIP: NOT_OPEN,
         C.TIME_UP: (),
     },
 }
@@ -137,6 +181,10 @@ _STEP_WORDS = {
     Step.LEADERBOARD: "show everyone their rank",
     Step.FINISH: "finish",
     Step.RESET: "wipe participants and answers, back to the lobby",
+    Step.PAUSE: "stop the countdown",
+    Step.RESUME: "restart the countdown",
+    Step.EXTEND: "add seconds",
+    Step.SKIP: "close without a reveal, unscored",
 }
 
 
@@ -149,9 +197,12 @@ def describe(outcome: Outcome) -> str:
     return ", then ".join(_STEP_WORDS[step] for step in outcome)
 
 
-def markdown_table(commands: tuple[Command, ...] = (C.NEXT, C.OPEN, C.CLOSE, C.LEADERBOARD, C.END)) -> str:
+README_COMMANDS = (C.NEXT, C.OPEN, C.CLOSE, C.LEADERBOARD, C.END, C.PAUSE, C.RESUME, C.EXTEND, C.SKIP)
+
+
+def markdown_table(commands: tuple[Command, ...] = README_COMMANDS) -> str:
     """The README's "Session states" table: what each operator command does in each state."""
-    names = {C.OPEN: "open N"}
+    names = {C.OPEN: "open N", C.EXTEND: "extend S"}
     header = "| state | " + " | ".join(f"`{names.get(c, c.value)}`" for c in commands) + " |"
     rule = "| --- " * (len(commands) + 1) + "|"
     rows = [

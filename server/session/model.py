@@ -12,6 +12,7 @@ from typing import Any
 
 from server.quiz.pool import Pool
 from server.quiz.types.base import Tally
+from server.session.roster import Roster
 from server.session.machine import SessionState
 
 
@@ -65,6 +66,8 @@ class Participant:
     total_units: int = 0
     answered_count: int = 0
     correct_count: int = 0
+    # From the roster: this student's time multiplier (1 to 10; an accommodation).
+    extra_time: float = 1.0
     # Presence (volatile except the counters, which are rebuilt from student_events).
     connections: int = 0
     last_seen_ms: int | None = None
@@ -115,9 +118,12 @@ class AskedQuestion:
 
     question_idx: int
     opened_at_ms: int
-    time_limit: int
+    time_limit: int  # seconds, extended by `quizctl extend`
     tally: Tally
     closed_at_ms: int | None = None
+    paused_at_ms: int | None = None  # set while paused
+    paused_ms: int = 0  # time spent paused before now: it moves every deadline
+    skipped: bool = False  # closed without a reveal; never scored
     submitted_count: int = 0
     missed_count: int = 0
     response_time_bins: list[int] = field(default_factory=lambda: [0] * RESPONSE_TIME_BINS)
@@ -128,7 +134,25 @@ class AskedQuestion:
 
     @property
     def deadline_ms(self) -> int:
-        return self.opened_at_ms + self.time_limit * 1000
+        """When the question closes for a student without extra time."""
+        return self.deadline_for(1.0)
+
+    def window_ms(self, extra_time: float) -> int:
+        """How long a student with this time multiplier has to answer (pauses excluded)."""
+        return int(self.time_limit * 1000 * extra_time)
+
+    def deadline_for(self, extra_time: float) -> int:
+        """That student's own deadline: the window after opening, moved by every pause."""
+        return self.opened_at_ms + self.paused_ms + self.window_ms(extra_time)
+
+    def remaining_ms(self, now_ms: int, extra_time: float = 1.0) -> int:
+        """Time left on that student's countdown (frozen while paused)."""
+        clock = self.paused_at_ms if self.paused_at_ms is not None else now_ms
+        return max(0, self.deadline_for(extra_time) - clock)
+
+    def active_ms(self, now_ms: int) -> int:
+        """Time the question has been running, pauses excluded: what speed scores count."""
+        return max(0, now_ms - self.opened_at_ms - self.paused_ms)
 
     @property
     def answer_counts(self) -> dict[str, int]:
@@ -161,3 +185,13 @@ class SessionRecord:
     participants: dict[str, Participant] = field(default_factory=dict)
     asked: dict[int, AskedQuestion] = field(default_factory=dict)
     duplicate_joins: dict[str, DuplicateJoinLog] = field(default_factory=dict)
+    # The class list (course-wide, in the data dir): with one, only its students may join.
+    roster: Roster | None = None
+    # Join attempts with ids not on the roster, by id (shown on the dashboard).
+    refused_joins: dict[str, DuplicateJoinLog] = field(default_factory=dict)
+    started_at_ms: int | None = None
+    finished_at_ms: int | None = None
+    # Questions (0-based) that differ from the pool stored when the session last ran.
+    changed_questions: list[int] = field(default_factory=list)
+    # How `serve` came to run it: "new", "resumed", or "new: <old> is finished".
+    opened_as: str = "new"

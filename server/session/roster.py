@@ -28,7 +28,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from server.room.inputs import validate_name, validate_student_id
+from server.session.identity import validate_name, validate_student_id
 from server.session.errors import RoomError
 
 __all__ = [

@@ -9,6 +9,7 @@ from server.quiz.pool import Pool, parse_pool
 from server.quiz.scoring import weight_units
 from server.quiz.types.base import Question
 from server.session.machine import SessionState
+from server.session.roster import Roster, RosterEntry
 from server.session.model import (
     AskedQuestion,
     DuplicateJoinLog,
@@ -20,14 +21,52 @@ from server.session.model import (
 
 
 def load_or_create(connection: sqlite3.Connection, sid: str, pool: Pool) -> SessionRecord:
-    """The stored session `sid` with `pool` as its (possibly edited) quiz; created when new."""
+    """The stored session `sid` with `pool` as its (possibly edited) quiz; created when new.
+
+    `record.changed_questions` lists the (0-based) questions that differ from the pool the
+    session stored last time: the operator is warned, and `quizctl regrade` can rescore.
+    """
     pool_json = json.dumps(pool.to_json(), ensure_ascii=False)
+    stored = connection.execute("SELECT pool_json FROM sessions WHERE sid = ?", (sid,)).fetchone()
+    changed = changed_questions(json.loads(stored[0]), pool.to_json()) if stored else []
     connection.execute(
         "INSERT INTO sessions (sid, title, pool_json) VALUES (?, ?, ?) "
         "ON CONFLICT(sid) DO UPDATE SET title = excluded.title, pool_json = excluded.pool_json",
         (sid, pool.title, pool_json),
     )
-    return load_session(connection, sid, pool)
+    record = load_session(connection, sid, pool)
+    record.changed_questions = changed
+    return record
+
+
+def changed_questions(old: dict[str, Any], new: dict[str, Any]) -> list[int]:
+    """Indexes of the questions that differ between two pools in their canonical JSON form."""
+    before, after = old.get("questions", []), new.get("questions", [])
+    return [i for i in range(max(len(before), len(after))) if i >= len(before) or i >= len(after) or before[i] != after[i]]
+
+
+def stored_states(connection: sqlite3.Connection) -> dict[str, str]:
+    """Every stored session's state, by id."""
+    return dict(connection.execute("SELECT sid, state FROM sessions").fetchall())
+
+
+def replace_roster(connection: sqlite3.Connection, roster: Roster) -> None:
+    """The data dir's class list becomes `roster` (given to `serve --roster`), in one transaction."""
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        connection.execute("DELETE FROM roster")
+        connection.executemany(
+            "INSERT INTO roster (student_id, name, first_name, last_name, email, section, extra_time, login, position)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (e.student_id, e.name, e.first_name, e.last_name, e.email, e.section, e.extra_time, e.login, i)
+                for i, e in enumerate(roster)
+            ],
+        )
+        connection.execute("COMMIT")
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
 
 
 def _answer(question: Question, text: str | None) -> Any:
@@ -47,38 +86,57 @@ def _answer(question: Question, text: str | None) -> Any:
 def load_session(connection: sqlite3.Connection, sid: str, pool: Pool | None = None) -> SessionRecord:
     """Rebuild a session from its rows. Without `pool`, the stored pool is used (offline export)."""
     row = connection.execute(
-        "SELECT pool_json, state, current_question_idx FROM sessions WHERE sid = ?", (sid,)
+        "SELECT pool_json, state, current_question_idx, started_at_ms, finished_at_ms FROM sessions WHERE sid = ?",
+        (sid,),
     ).fetchone()
     if row is None:
         raise KeyError(sid)
     if pool is None:
         pool = parse_pool(json.loads(row[0]), source=f"<stored pool of session {sid}>")
     record = SessionRecord(sid=sid, pool=pool, state=SessionState(row[1]), current_question_idx=row[2])
+    record.started_at_ms, record.finished_at_ms = row[3], row[4]
+    record.roster = load_roster(connection)
+    _load_questions(connection, record)
+    _load_participants(connection, record)
+    _load_submissions(connection, record)
+    _load_events(connection, record)
+    return record
 
-    for question_idx, opened_at_ms, time_limit, closed_at_ms in connection.execute(
-        "SELECT question_idx, opened_at_ms, time_limit, closed_at_ms FROM questions WHERE sid = ? ORDER BY question_idx",
-        (sid,),
+
+def _load_questions(connection: sqlite3.Connection, record: SessionRecord) -> None:
+    for idx, opened, limit, closed, paused_at, paused_ms, skipped in connection.execute(
+        "SELECT question_idx, opened_at_ms, time_limit, closed_at_ms, paused_at_ms, paused_ms, skipped"
+        " FROM questions WHERE sid = ? ORDER BY question_idx",
+        (record.sid,),
     ):
-        if question_idx < len(pool.questions):  # a pool shortened since keeps the answers in the database only
-            asked = AskedQuestion.of(pool, question_idx, opened_at_ms, time_limit)
-            asked.closed_at_ms = closed_at_ms
-            record.asked[question_idx] = asked
+        if idx < len(record.pool.questions):  # a pool shortened since keeps the answers in the database only
+            asked = AskedQuestion.of(record.pool, idx, opened, limit)
+            asked.closed_at_ms, asked.paused_at_ms, asked.paused_ms, asked.skipped = closed, paused_at, paused_ms, bool(skipped)
+            record.asked[idx] = asked
 
+
+def _load_participants(connection: sqlite3.Connection, record: SessionRecord) -> None:
     for student_id, name, cookie_id, joined_at_ms in connection.execute(
         "SELECT student_id, name, cookie_id, joined_at_ms FROM participants WHERE sid = ? ORDER BY joined_at_ms, rowid",
-        (sid,),
+        (record.sid,),
     ):
-        record.participants[student_id] = Participant(student_id, name, cookie_id, joined_at_ms)
+        participant = Participant(student_id, name, cookie_id, joined_at_ms)
+        entry = record.roster.get(student_id) if record.roster is not None else None
+        if entry is not None:
+            participant.extra_time = entry.extra_time
+        record.participants[student_id] = participant
 
+
+def _load_submissions(connection: sqlite3.Connection, record: SessionRecord) -> None:
     for student_id, question_idx, status, answer, elapsed_ms, points, correct in connection.execute(
         "SELECT student_id, question_idx, status, answer, elapsed_ms, points, correct FROM submissions WHERE sid = ?",
-        (sid,),
+        (record.sid,),
     ):
         participant = record.participants.get(student_id)
         asked = record.asked.get(question_idx)
         if participant is None or asked is None:
             continue
-        question = pool.questions[question_idx]
+        question = record.pool.questions[question_idx]
         submission = Submission(
             question_idx,
             SubmissionStatus(status),
@@ -88,13 +146,16 @@ def load_session(connection: sqlite3.Connection, sid: str, pool: Pool | None = N
             bool(correct),
             points * weight_units(question.weight) if question.scored else 0,
         )
-        participant.record(submission, revealed=asked.closed_at_ms is not None)
+        # Only a revealed question counts in totals (an open one, or one skipped, never does).
+        participant.record(submission, revealed=asked.closed_at_ms is not None and not asked.skipped)
         asked.count(submission)
 
+
+def _load_events(connection: sqlite3.Connection, record: SessionRecord) -> None:
     for student_id, kind, count in connection.execute(
         "SELECT student_id, kind, COUNT(*) FROM student_events WHERE sid = ? AND kind IN ('blur', 'visibility_hidden') "
         "GROUP BY student_id, kind",
-        (sid,),
+        (record.sid,),
     ):
         participant = record.participants.get(student_id)
         if participant is not None:
@@ -102,15 +163,24 @@ def load_session(connection: sqlite3.Connection, sid: str, pool: Pool | None = N
                 participant.blur_count = count
             else:
                 participant.hidden_count = count
+    for kind, attempts in (("duplicate_join", record.duplicate_joins), ("not_on_roster", record.refused_joins)):
+        for student_id, count, latest_ts, latest_detail in connection.execute(
+            "SELECT student_id, COUNT(*), MAX(ts_ms), (SELECT detail FROM student_events e2 WHERE e2.sid = e.sid "
+            "AND e2.student_id = e.student_id AND e2.kind = e.kind ORDER BY id DESC LIMIT 1) "
+            "FROM student_events e WHERE sid = ? AND kind = ? GROUP BY student_id",
+            (record.sid, kind),
+        ):
+            attempts[student_id] = DuplicateJoinLog(count, latest_ts, latest_detail)
 
-    for student_id, count, latest_ts, latest_detail in connection.execute(
-        "SELECT student_id, COUNT(*), MAX(ts_ms), (SELECT detail FROM student_events e2 WHERE e2.sid = e.sid "
-        "AND e2.student_id = e.student_id AND e2.kind = 'duplicate_join' ORDER BY id DESC LIMIT 1) "
-        "FROM student_events e WHERE sid = ? AND kind = 'duplicate_join' GROUP BY student_id",
-        (sid,),
-    ):
-        record.duplicate_joins[student_id] = DuplicateJoinLog(count, latest_ts, latest_detail)
-    return record
+
+def load_roster(connection: sqlite3.Connection) -> Roster | None:
+    """The data dir's class list, or None when it has none."""
+    rows = connection.execute(
+        "SELECT student_id, name, first_name, last_name, email, section, extra_time, login FROM roster ORDER BY position"
+    ).fetchall()
+    if not rows:
+        return None
+    return Roster((RosterEntry(*row) for row in rows), source="the data dir's roster")
 
 
 def stored_session_ids(connection: sqlite3.Connection) -> list[str]:

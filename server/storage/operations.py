@@ -13,8 +13,28 @@ from typing import Any
 from server.quiz.scoring import points_to_score
 from server.session.machine import SessionState
 from server.session.model import AskedQuestion, Participant, Submission
+from server.session.roster import RosterEntry
 
 Statement = tuple[str, Sequence[Any]]
+
+
+class RosterLog:
+    """Statements for the data dir's class list (course-wide: every session uses it)."""
+
+    @staticmethod
+    def added(entry: RosterEntry, position: int) -> list[Statement]:
+        return [
+            (
+                "INSERT OR REPLACE INTO roster (student_id, name, first_name, last_name, email, section, extra_time,"
+                " login, position) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (entry.student_id, entry.name, entry.first_name, entry.last_name, entry.email, entry.section,
+                 entry.extra_time, entry.login, position),
+            )
+        ]
+
+    @staticmethod
+    def removed(student_id: str) -> list[Statement]:
+        return [("DELETE FROM roster WHERE student_id = ?", (student_id,))]
 
 
 class SessionLog:
@@ -73,8 +93,8 @@ class SessionLog:
         """The close time, and a `missed` row for every participant without an answer."""
         return [
             (
-                "UPDATE questions SET closed_at_ms = ? WHERE sid = ? AND question_idx = ?",
-                (asked.closed_at_ms, self.sid, asked.question_idx),
+                "UPDATE questions SET closed_at_ms = ?, paused_at_ms = NULL, paused_ms = ? WHERE sid = ? AND question_idx = ?",
+                (asked.closed_at_ms, asked.paused_ms, self.sid, asked.question_idx),
             ),
             (
                 "INSERT OR IGNORE INTO submissions (sid, student_id, question_idx, status, points, score)"
@@ -83,6 +103,35 @@ class SessionLog:
             ),
             self.session_state(state, asked.question_idx, now_ms),
         ]
+
+    def question_skipped(self, asked: AskedQuestion, state: SessionState, now_ms: int) -> list[Statement]:
+        """Closed without a reveal: no `missed` rows, and its answers count for nobody."""
+        return [
+            (
+                "UPDATE questions SET closed_at_ms = ?, paused_at_ms = NULL, skipped = 1 WHERE sid = ? AND question_idx = ?",
+                (asked.closed_at_ms, self.sid, asked.question_idx),
+            ),
+            self.session_state(state, asked.question_idx, now_ms),
+        ]
+
+    def question_timing(self, asked: AskedQuestion, state: SessionState, now_ms: int) -> list[Statement]:
+        """A pause, a resume or an extension: what the countdown needs to resume after a restart."""
+        return [
+            (
+                "UPDATE questions SET time_limit = ?, paused_at_ms = ?, paused_ms = ? WHERE sid = ? AND question_idx = ?",
+                (asked.time_limit, asked.paused_at_ms, asked.paused_ms, self.sid, asked.question_idx),
+            ),
+            self.session_state(state, asked.question_idx, now_ms),
+        ]
+
+    def session_started(self, now_ms: int) -> Statement:
+        return ("UPDATE sessions SET started_at_ms = ? WHERE sid = ? AND started_at_ms IS NULL", (now_ms, self.sid))
+
+    def session_finished(self, now_ms: int) -> Statement:
+        return (
+            "UPDATE sessions SET state = ?, current_question_idx = NULL, updated_at_ms = ?, finished_at_ms = ? WHERE sid = ?",
+            (str(SessionState.FINISHED), now_ms, now_ms, self.sid),
+        )
 
     def session_state(self, state: SessionState, current_question_idx: int | None, now_ms: int) -> Statement:
         return (
@@ -97,6 +146,7 @@ class SessionLog:
             ("DELETE FROM questions WHERE sid = ?", (self.sid,)),
             ("DELETE FROM participants WHERE sid = ?", (self.sid,)),
             ("DELETE FROM student_events WHERE sid = ?", (self.sid,)),
+            ("UPDATE sessions SET started_at_ms = NULL, finished_at_ms = NULL WHERE sid = ?", (self.sid,)),
             self.session_state(SessionState.LOBBY, None, now_ms),
         ]
 

@@ -56,7 +56,37 @@ CREATE TABLE IF NOT EXISTS student_events (
     ts_ms INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS student_events_by_sid ON student_events (sid, kind);
+CREATE TABLE IF NOT EXISTS roster (
+    student_id TEXT PRIMARY KEY,
+    name TEXT NOT NULL DEFAULT '',
+    first_name TEXT NOT NULL DEFAULT '',
+    last_name TEXT NOT NULL DEFAULT '',
+    email TEXT NOT NULL DEFAULT '',
+    section TEXT NOT NULL DEFAULT '',
+    extra_time REAL NOT NULL DEFAULT 1.0,
+    login TEXT NOT NULL DEFAULT '',
+    position INTEGER NOT NULL DEFAULT 0
+);
 """
+
+# Columns added after the first release: (table, column, declaration). A database made by an
+# older quizctl gets them on open, so a data dir keeps working across upgrades.
+ADDED_COLUMNS = (
+    ("sessions", "started_at_ms", "INTEGER"),
+    ("sessions", "finished_at_ms", "INTEGER"),
+    ("questions", "paused_at_ms", "INTEGER"),
+    ("questions", "paused_ms", "INTEGER NOT NULL DEFAULT 0"),
+    ("questions", "skipped", "INTEGER NOT NULL DEFAULT 0"),
+)
+
+
+def create_or_upgrade(connection: sqlite3.Connection) -> None:
+    """Create the tables, and add the columns an older database lacks."""
+    connection.executescript(SCHEMA)
+    for table, column, declaration in ADDED_COLUMNS:
+        columns = {row[1] for row in connection.execute(f"PRAGMA table_info({table})")}
+        if column not in columns:
+            connection.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
 
 
 def connect(db_path: Path) -> sqlite3.Connection:

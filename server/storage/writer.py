@@ -24,7 +24,7 @@ from server.quiz.pool import Pool
 from server.session.model import SessionRecord
 from server.storage import loading
 from server.storage.operations import Statement
-from server.storage.schema import SCHEMA, connect
+from server.storage.schema import connect, create_or_upgrade
 
 log = logging.getLogger("quizctl.storage")
 
@@ -81,7 +81,7 @@ class Storage:
     def open(self) -> None:
         self.db_path.parent.mkdir(parents=True, exist_ok=True)
         self._connection = connect(self.db_path)
-        self._connection.executescript(SCHEMA)
+        create_or_upgrade(self._connection)
         for path in (self.db_path, self.db_path.with_name(self.db_path.name + "-wal")):
             if path.exists():
                 os.chmod(path, 0o600)
