@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from quizctl import grade_commands, operator_commands, pool_commands, serve_command
+from quizctl import grade_commands, operator_commands, pool_commands, report_command, serve_command
 from quizctl.common import EXIT_REFUSED
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -53,7 +53,7 @@ def main() -> None:
     \b
     Start a class:      quizctl serve pools/week3.json --host 0.0.0.0
     Drive it:           quizctl next | open N | close | end | status
-    After class:        quizctl export -o grades.csv
+    After class:        quizctl export -o grades.csv; quizctl report -o report.html
     """
 
 
@@ -65,6 +65,7 @@ for _command in (
     operator_commands.reset,
     operator_commands.clear_student,
     grade_commands.export,
+    report_command.report,
 ):
     main.add_command(_command)
 

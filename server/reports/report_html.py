@@ -6,13 +6,19 @@ overview, then every session in full). The page asks for nothing: a Content-Secu
 charts drawn inline, links only to anchors in the same file). It reads on a screen and prints on
 A4 or Letter (the page size is left to the printer; margins fit both).
 
+Pictures: a question's own picture and its options' are given apart from the statistics
+(`images`, from `server.reports.collect`) and written in as `data:` URIs, the only images the
+policy allows; one that could not be found is shown as its alt text.
+
 Escaping: the question text is HTML sanitized upstream and is inserted as such (it carries code
 and MathML); everything else that came from people (names, student ids, answers, option texts,
 titles) is escaped here or in `charts`, never passed through as markup.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+import base64
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from server.reports.charts import (
     distribution_chart,
@@ -27,7 +33,13 @@ from server.reports.charts import (
 )
 from server.reports.measures import format_number, percent
 from server.reports.report_style import CSP, STYLE
-from server.reports.statistics import CourseStats, QuestionStats, SessionStats, StudentStats, utc_date
+from server.reports.statistics import (
+    CourseStats,
+    QuestionStats,
+    SessionStats,
+    StudentStats,
+    utc_date,
+)
 
 KIND_NAMES = {
     "single": "single choice",
@@ -38,22 +50,45 @@ KIND_NAMES = {
     "poll": "poll (not scored)",
 }
 ATTENDANCE_COLUMNS_MAX = 8  # more sessions than this do not fit across A4 as one column each
+# The types a pool image may have (server.quiz.content.images); anything else is not inlined.
+IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
 INSTRUCTOR_ONLY = (
     "Instructor only: this report names students and shows their scores and tab-switch signals. "
     "Do not show it on the projector or share it with students."
 )
 
 
-def render_report(stats: SessionStats | CourseStats, *, title: str) -> str:
-    """The whole report as an HTML document (a str to write as UTF-8)."""
+@dataclass(frozen=True, slots=True)
+class InlineImage:
+    """A picture of a question (its own, or an option's), written into the file as a `data:` URI.
+
+    The report fetches nothing, so a picture is either inside the file or not shown: with `data`
+    None (the picture could not be found when the report was made), its alt text stands in.
+    """
+
+    alt: str
+    content_type: str | None = None
+    data: bytes | None = None
+    label: str = ""  # "" for the question's own picture; "Option B" for an option's
+
+
+# Session id -> question index -> that question's pictures, in the order shown.
+QuestionImages = Mapping[str, Mapping[int, Sequence[InlineImage]]]
+
+
+def render_report(stats: SessionStats | CourseStats, *, title: str, images: QuestionImages | None = None) -> str:
+    """The whole report as an HTML document (a str to write as UTF-8); `images` go under their questions' text."""
+    pictures = images or {}
     if isinstance(stats, CourseStats):
         sessions = stats.sessions
-        body = _course(stats) + "".join(_session(s, f"s{i + 1}-", in_course=True) for i, s in enumerate(sessions))
+        body = _course(stats) + "".join(
+            _session(s, f"s{i + 1}-", in_course=True, images=pictures.get(s.sid, {})) for i, s in enumerate(sessions)
+        )
         contents = [("course", "Course overview")] + [
             (f"s{i + 1}-session", f"{utc_date(s.started_ms)} \u00b7 {s.title}") for i, s in enumerate(sessions)
         ]
     else:
-        body = _session(stats, "", in_course=False)
+        body = _session(stats, "", in_course=False, images=pictures.get(stats.sid, {}))
         contents = [("summary", "Summary"), ("questions", "Questions"), ("students", "Students")]
     nav = "".join(f'<li><a href="#{safe_id(anchor)}">{esc(label)}</a></li>' for anchor, label in contents)
     return (
@@ -73,7 +108,9 @@ def render_report(stats: SessionStats | CourseStats, *, title: str) -> str:
 # ---------------------------------------------------------------- one session
 
 
-def _session(stats: SessionStats, prefix: str, *, in_course: bool) -> str:
+def _session(
+    stats: SessionStats, prefix: str, *, in_course: bool, images: Mapping[int, Sequence[InlineImage]]
+) -> str:
     when = utc_date(stats.started_ms)
     heading = (
         f'<h2 class="session-title" id="{prefix}session">{esc(stats.title)} '
@@ -83,7 +120,7 @@ def _session(stats: SessionStats, prefix: str, *, in_course: bool) -> str:
     )
     return (
         f'<section class="session" aria-label="{esc(stats.title)}">{heading}'
-        f"{_summary(stats, prefix)}{_questions(stats, prefix)}{_students(stats, prefix)}</section>"
+        f"{_summary(stats, prefix)}{_questions(stats, prefix, images)}{_students(stats, prefix)}</section>"
     )
 
 
@@ -123,12 +160,12 @@ def _score_text(score: float | None, share: float | None) -> str:
 # ---------------------------------------------------------------- questions
 
 
-def _questions(stats: SessionStats, prefix: str) -> str:
-    articles = "".join(_question(q, prefix) for q in stats.questions)
+def _questions(stats: SessionStats, prefix: str, images: Mapping[int, Sequence[InlineImage]]) -> str:
+    articles = "".join(_question(q, prefix, images.get(q.index, ())) for q in stats.questions)
     return f'<section class="questions" id="{prefix}questions"><h3>Questions</h3>{articles}</section>'
 
 
-def _question(q: QuestionStats, prefix: str) -> str:
+def _question(q: QuestionStats, prefix: str, images: Sequence[InlineImage]) -> str:
     qid = f"{prefix}q{q.number}"
     flags = "".join(
         f'<p class="flag" data-flag="{esc(flag.code)}"><strong>\u26a0 {esc(flag.title)}.</strong> {esc(flag.detail)}</p>'
@@ -153,8 +190,19 @@ def _question(q: QuestionStats, prefix: str) -> str:
     return (
         f'<article class="question" id="{qid}" aria-labelledby="{qid}-h">'
         f'<h4 id="{qid}-h">Question {q.number} <span class="muted">\u00b7 {esc(kind)}{unscored}</span></h4>'
-        f'<div class="qtext">{q.text_html}</div>{_options(q)}{flags}{figures}{answers}{times}</article>'
+        f'<div class="qtext">{q.text_html}{"".join(_image(image) for image in images)}</div>'
+        f"{_options(q)}{flags}{figures}{answers}{times}</article>"
     )
+
+
+def _image(image: InlineImage) -> str:
+    """The picture inlined (the report's CSP allows `img-src data:` only), or its alt text when it is missing."""
+    label = f"<br><small>{esc(image.label)}</small>" if image.label else ""
+    if image.data is None or image.content_type not in IMAGE_TYPES:
+        what = f"{image.label}: " if image.label else ""
+        return f'<p class="qimage missing muted">[Picture not included — {esc(what)}{esc(image.alt)}]</p>'
+    uri = f"data:{image.content_type};base64,{base64.b64encode(image.data).decode('ascii')}"
+    return f'<p class="qimage"><img src="{uri}" alt="{esc(image.alt)}">{label}</p>'
 
 
 def _options(q: QuestionStats) -> str:

@@ -6,6 +6,7 @@ turn RoomError into the contract's error shapes. The routes, by blueprint:
     pages       GET  /  /projector  /instructor  /healthz  /static/<path>
     students    POST /join  /event      GET /me
     instructor  POST /admin/<command>   GET /export.csv
+    report      GET  /report  /report.json (the after-class report, instructor only)
     sockets     WS   /ws/student  /ws/instructor  /ws/projector
     security    no routes: security headers, error handlers, body reading (every request)
 """
@@ -17,13 +18,14 @@ from server.web import hypercorn_patch
 from server.web.instructor import instructor
 from server.web.pages import pages, static_dir
 from server.web.quiz_app import QuizApp
+from server.web.report import report
 from server.web.security import MAX_BODY_BYTES, security
 from server.web.sockets import MAX_WS_MESSAGE_BYTES, sockets
 from server.web.students import students
 
 __all__ = ["MAX_BODY_BYTES", "MAX_WS_MESSAGE_BYTES", "create_app", "static_dir"]
 
-BLUEPRINTS = (security, pages, students, instructor, sockets)
+BLUEPRINTS = (security, pages, students, instructor, report, sockets)
 
 
 def create_app(room: Room, signer: Signer, admin_token: str) -> QuizApp:
