@@ -280,3 +280,18 @@ async def test_offline_export_after_the_server_was_killed(tmp_path: Path) -> Non
     done = await quizctl("export", "--offline", data_dir=data_dir)
     assert done.returncode == 0 and done.stdout_bytes == live
     assert rows_of(done.stdout)[1][:3] == ["ann", "Ann, the 1st", rows_of(live.decode())[1][2]]
+
+
+async def test_offline_export_of_a_pool_with_images(tmp_path: Path) -> None:
+    """The stored pool names its images; offline, they are found again beside the pool file (or left out)."""
+    from server.quiz.pool import load_pool
+    from tests.helpers import REPO
+
+    data_dir = tmp_path / "data"
+    async with running_server(data_dir, load_pool(REPO / "pools" / "demo.json")) as server:
+        ann = Student(server.url, "ann", "Ann")
+        assert (await ann.join()).status_code == 200
+        await ann.aclose()
+    done = await quizctl("export", "--offline", data_dir=data_dir)
+    assert done.returncode == 0, done.stderr
+    assert rows_of(done.stdout)[1][:2] == ["ann", "Ann"]

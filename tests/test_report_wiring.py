@@ -236,12 +236,9 @@ async def test_the_session_tables_own_start_and_finish_times_win_when_it_has_the
         await play_the_lecture(room)
     db = tmp_path / "data" / "quiz.sqlite3"
     with sqlite3.connect(db) as connection:
-        connection.execute("ALTER TABLE sessions ADD COLUMN started_at_ms INTEGER")
-        connection.execute("ALTER TABLE sessions ADD COLUMN finished_at_ms INTEGER")
         connection.execute("UPDATE sessions SET started_at_ms = 1000, finished_at_ms = NULL")
     connection = open_read_only(db)
     try:
-        assert collect.stored_times(connection, "phys") == (1000, None)
         data = collect.read_stored_session(connection, "phys").data
     finally:
         connection.close()
@@ -379,11 +376,6 @@ async def test_report_routes_need_the_instructor(tmp_path: Path) -> None:
         assert 'href="/report"' in dashboard.text and 'data-i18n="dashboard.report"' in dashboard.text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="server/web/security.py's security_headers replaces every response's CSP with the pages' policy "
-    "(style-src 'self'), which blocks the report's inline styles; it should keep a CSP a route set itself",
-)
 async def test_the_report_keeps_its_own_content_security_policy(tmp_path: Path) -> None:
     pool = load_pool(write_pool(tmp_path / "w1", "week1", "Week 1"))
     async with (

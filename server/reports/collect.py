@@ -21,7 +21,6 @@ images, so a session read back from it finds them only in the folder of its pool
 """
 from __future__ import annotations
 
-import copy
 import json
 import sqlite3
 import time
@@ -31,8 +30,6 @@ from pathlib import Path
 from typing import Any
 
 from server.quiz import content
-from server.quiz.content import ContentError
-from server.quiz.pool import Pool, parse_pool
 from server.quiz.scoring import MAX_POINTS, UNITS_PER_SCORE
 from server.quiz.types.base import Question
 from server.reports.data import (
@@ -57,22 +54,11 @@ from server.session.model import (
     Submission,
     SubmissionStatus,
 )
-from server.storage.loading import load_session
+from server.storage.loading import MissingImage, load_session, stored_pool
 
 # Optional columns of the `sessions` table: when present and set, they beat the question times.
 STARTED_COLUMN = "started_at_ms"
 FINISHED_COLUMN = "finished_at_ms"
-
-
-@dataclass(frozen=True, slots=True)
-class MissingImage:
-    """A picture the stored pool names but that could not be read (no pool folder given, or not in it)."""
-
-    question_idx: int  # in the pool
-    label: str  # "" for the question's own image, "Option B" for an option's
-    path: str  # as the pool file wrote it
-    alt: str
-    reason: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +121,8 @@ def session_data(
         )
         for rank, p in ranked(record)
     ]
+    started_ms = started_ms if started_ms is not None else record.started_at_ms
+    finished_ms = finished_ms if finished_ms is not None else record.finished_at_ms
     if started_ms is None:
         joined = [p.joined_at_ms for p in record.participants.values()]
         started_ms = (
@@ -233,65 +221,7 @@ def read_stored_session(
         raise KeyError(sid)
     pool, missing = stored_pool(json.loads(row[0]), sid, image_dir)
     record = load_session(connection, sid, pool)
-    started_ms, finished_ms = stored_times(connection, sid)
-    now_ms = _updated_at(connection, sid)
-    return collect(record, started_ms=started_ms, finished_ms=finished_ms, now_ms=now_ms, missing_images=missing)
-
-
-def stored_pool(data: Any, sid: str, image_dir: Path | None) -> tuple[Pool, list[MissingImage]]:
-    """The stored pool, its pictures read from `image_dir`; a picture that cannot be read is left out and listed.
-
-    Without this, a stored pool that names images could not be read back at all (the database has
-    no folder to find them in); the report still wants its figures.
-    """
-    data = copy.deepcopy(data)
-    missing: list[MissingImage] = []
-    for idx, question in enumerate(data.get("questions", []) if isinstance(data, dict) else []):
-        if not isinstance(question, dict):
-            continue
-        if question.get("image") is not None:
-            reason = _unreadable(image_dir, question.get("image"), question.get("image_alt"))
-            if reason:
-                missing.append(MissingImage(idx, "", str(question["image"]), str(question.get("image_alt") or ""), reason))
-                question.pop("image", None)
-                question.pop("image_alt", None)
-        options = question.get("options")
-        if not isinstance(options, dict):
-            continue
-        for key, option in options.items():
-            if isinstance(option, dict) and option.get("image") is not None:
-                reason = _unreadable(image_dir, option.get("image"), option.get("image_alt"))
-                if reason:
-                    alt = str(option.get("image_alt") or "")
-                    missing.append(MissingImage(idx, f"Option {key}", str(option["image"]), alt, reason))
-                    options[key] = {"text": option.get("text", "")}
-    return parse_pool(data, f"<stored pool of session {sid}>", base_dir=image_dir), missing
-
-
-def _unreadable(image_dir: Path | None, path: object, alt: object) -> str | None:
-    """Why the picture cannot be inlined, or None when it can."""
-    if image_dir is None:
-        return "the database keeps only its path; give the pool file's folder"
-    try:
-        content.load_image(image_dir, str(path), None if alt is None else str(alt))
-    except ContentError as problem:
-        return problem.message
-    return None
-
-
-def stored_times(connection: sqlite3.Connection, sid: str) -> tuple[int | None, int | None]:
-    """The session's own start and finish times, if the `sessions` table records them (older files do not)."""
-    columns = {row[1] for row in connection.execute("PRAGMA table_info(sessions)")}
-    wanted = [column for column in (STARTED_COLUMN, FINISHED_COLUMN) if column in columns]
-    if not wanted:
-        return None, None
-    row = connection.execute(f"SELECT {', '.join(wanted)} FROM sessions WHERE sid = ?", (sid,)).fetchone()
-    found = dict(zip(wanted, row, strict=True)) if row else {}
-    started, finished = found.get(STARTED_COLUMN), found.get(FINISHED_COLUMN)
-    return (
-        started if isinstance(started, int) else None,
-        finished if isinstance(finished, int) else None,
-    )
+    return collect(record, now_ms=_updated_at(connection, sid), missing_images=missing)
 
 
 def _updated_at(connection: sqlite3.Connection, sid: str) -> int | None:

@@ -1,10 +1,15 @@
 """Reading sessions back: rebuilding a session's memory from its rows, listing stored sessions."""
 from __future__ import annotations
 
+import copy
 import json
 import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from server.quiz import content
+from server.quiz.content import ContentError
 from server.quiz.pool import Pool, parse_pool
 from server.quiz.scoring import weight_units
 from server.quiz.types.base import Question
@@ -29,10 +34,11 @@ def load_or_create(connection: sqlite3.Connection, sid: str, pool: Pool) -> Sess
     pool_json = json.dumps(pool.to_json(), ensure_ascii=False)
     stored = connection.execute("SELECT pool_json FROM sessions WHERE sid = ?", (sid,)).fetchone()
     changed = changed_questions(json.loads(stored[0]), pool.to_json()) if stored else []
+    pool_dir = str(pool.base_dir) if not pool.source.startswith("<") else None
     connection.execute(
-        "INSERT INTO sessions (sid, title, pool_json) VALUES (?, ?, ?) "
-        "ON CONFLICT(sid) DO UPDATE SET title = excluded.title, pool_json = excluded.pool_json",
-        (sid, pool.title, pool_json),
+        "INSERT INTO sessions (sid, title, pool_json, pool_dir) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT(sid) DO UPDATE SET title = excluded.title, pool_json = excluded.pool_json, pool_dir = excluded.pool_dir",
+        (sid, pool.title, pool_json, pool_dir),
     )
     record = load_session(connection, sid, pool)
     record.changed_questions = changed
@@ -83,16 +89,71 @@ def _answer(question: Question, text: str | None) -> Any:
         return text
 
 
+@dataclass(frozen=True, slots=True)
+class MissingImage:
+    """A picture the stored pool names but that could not be read (no pool folder given, or not in it)."""
+
+    question_idx: int  # in the pool
+    label: str  # "" for the question's own image, "Option B" for an option's
+    path: str  # as the pool file wrote it
+    alt: str
+    reason: str
+
+
+def stored_pool(data: Any, sid: str, image_dir: Path | None) -> tuple[Pool, list[MissingImage]]:
+    """The stored pool, its pictures read from `image_dir`; a picture that cannot be read is left out and listed.
+
+    Without this, a stored pool that names images could not be read back at all (the database has
+    no folder to find them in); the report still wants its figures.
+    """
+    data = copy.deepcopy(data)
+    missing: list[MissingImage] = []
+    for idx, question in enumerate(data.get("questions", []) if isinstance(data, dict) else []):
+        if not isinstance(question, dict):
+            continue
+        if question.get("image") is not None:
+            reason = _unreadable(image_dir, question.get("image"), question.get("image_alt"))
+            if reason:
+                missing.append(MissingImage(idx, "", str(question["image"]), str(question.get("image_alt") or ""), reason))
+                question.pop("image", None)
+                question.pop("image_alt", None)
+        options = question.get("options")
+        if not isinstance(options, dict):
+            continue
+        for key, option in options.items():
+            if isinstance(option, dict) and option.get("image") is not None:
+                reason = _unreadable(image_dir, option.get("image"), option.get("image_alt"))
+                if reason:
+                    alt = str(option.get("image_alt") or "")
+                    missing.append(MissingImage(idx, f"Option {key}", str(option["image"]), alt, reason))
+                    options[key] = {"text": option.get("text", "")}
+    return parse_pool(data, f"<stored pool of session {sid}>", base_dir=image_dir), missing
+
+
+def _unreadable(image_dir: Path | None, path: object, alt: object) -> str | None:
+    """Why the picture cannot be inlined, or None when it can."""
+    if image_dir is None:
+        return "the database keeps only its path; give the pool file's folder"
+    try:
+        content.load_image(image_dir, str(path), None if alt is None else str(alt))
+    except ContentError as problem:
+        return problem.message
+    return None
+
+
 def load_session(connection: sqlite3.Connection, sid: str, pool: Pool | None = None) -> SessionRecord:
     """Rebuild a session from its rows. Without `pool`, the stored pool is used (offline export)."""
+    times = _columns_or_null(connection, "sessions", ("started_at_ms", "finished_at_ms"))
     row = connection.execute(
-        "SELECT pool_json, state, current_question_idx, started_at_ms, finished_at_ms FROM sessions WHERE sid = ?",
-        (sid,),
+        f"SELECT pool_json, state, current_question_idx, {times} FROM sessions WHERE sid = ?", (sid,)
     ).fetchone()
     if row is None:
         raise KeyError(sid)
     if pool is None:
-        pool = parse_pool(json.loads(row[0]), source=f"<stored pool of session {sid}>")
+        pool_dir = connection.execute(
+            f"SELECT {_columns_or_null(connection, 'sessions', ('pool_dir',))} FROM sessions WHERE sid = ?", (sid,)
+        ).fetchone()[0]
+        pool, _ = stored_pool(json.loads(row[0]), sid, Path(pool_dir) if pool_dir else None)
     record = SessionRecord(sid=sid, pool=pool, state=SessionState(row[1]), current_question_idx=row[2])
     record.started_at_ms, record.finished_at_ms = row[3], row[4]
     record.roster = load_roster(connection)
@@ -103,12 +164,19 @@ def load_session(connection: sqlite3.Connection, sid: str, pool: Pool | None = N
     return record
 
 
+def _columns_or_null(connection: sqlite3.Connection, table: str, names: tuple[str, ...]) -> str:
+    """`names` for a SELECT, NULL for those an older database lacks (one opened read-only cannot be upgraded)."""
+    present = {row[1] for row in connection.execute(f"PRAGMA table_info({table})")}
+    return ", ".join(name if name in present else "NULL" for name in names)
+
+
 def _load_questions(connection: sqlite3.Connection, record: SessionRecord) -> None:
+    pauses = _columns_or_null(connection, "questions", ("paused_at_ms", "paused_ms", "skipped"))
     for idx, opened, limit, closed, paused_at, paused_ms, skipped in connection.execute(
-        "SELECT question_idx, opened_at_ms, time_limit, closed_at_ms, paused_at_ms, paused_ms, skipped"
-        " FROM questions WHERE sid = ? ORDER BY question_idx",
+        f"SELECT question_idx, opened_at_ms, time_limit, closed_at_ms, {pauses} FROM questions WHERE sid = ? ORDER BY question_idx",
         (record.sid,),
     ):
+        paused_ms = paused_ms or 0
         if idx < len(record.pool.questions):  # a pool shortened since keeps the answers in the database only
             asked = AskedQuestion.of(record.pool, idx, opened, limit)
             asked.closed_at_ms, asked.paused_at_ms, asked.paused_ms, asked.skipped = closed, paused_at, paused_ms, bool(skipped)
@@ -175,6 +243,8 @@ def _load_events(connection: sqlite3.Connection, record: SessionRecord) -> None:
 
 def load_roster(connection: sqlite3.Connection) -> Roster | None:
     """The data dir's class list, or None when it has none."""
+    if not connection.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'roster'").fetchone():
+        return None
     rows = connection.execute(
         "SELECT student_id, name, first_name, last_name, email, section, extra_time, login FROM roster ORDER BY position"
     ).fetchall()

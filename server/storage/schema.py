@@ -74,6 +74,7 @@ CREATE TABLE IF NOT EXISTS roster (
 ADDED_COLUMNS = (
     ("sessions", "started_at_ms", "INTEGER"),
     ("sessions", "finished_at_ms", "INTEGER"),
+    ("sessions", "pool_dir", "TEXT"),  # the pool file's folder: where its images are found again
     ("questions", "paused_at_ms", "INTEGER"),
     ("questions", "paused_ms", "INTEGER NOT NULL DEFAULT 0"),
     ("questions", "skipped", "INTEGER NOT NULL DEFAULT 0"),

@@ -46,7 +46,7 @@ async def read_the_whole_body() -> None:
 @security.after_app_request
 async def security_headers(response: Response) -> Response:
     """The headers every HTTP response carries."""
-    response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+    response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Referrer-Policy"] = "no-referrer"
     response.headers["X-Frame-Options"] = "DENY"
