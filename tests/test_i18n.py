@@ -141,7 +141,8 @@ def test_messages_keep_their_placeholders_and_plural_forms(language: str) -> Non
             continue
         forms = set(message)
         if not PLURAL_REQUIRED[language] <= forms <= PLURAL_ALLOWED[language]:
-            problems.append(f"{key}: plural forms {sorted(forms)}, {language} needs {sorted(PLURAL_REQUIRED[language])}")
+            needed = sorted(PLURAL_REQUIRED[language])
+            problems.append(f"{key}: plural forms {sorted(forms)}, {language} needs {needed}")
         for form, text in message.items():
             # A form may leave out the number itself (Arabic says "نقطتان", "two points", without "2").
             have = placeholders(text)
@@ -162,8 +163,8 @@ def test_the_source_catalog_has_english_plurals_and_error_codes() -> None:
             assert set(message) == {"one", "other"}, key
             assert "count" in placeholders(message) or key == "pj.joined", key
     # The codes the student page translates (server/room/inputs.py, students.py, sockets.py).
-    codes = ["bad_student_id", "bad_name", "duplicate_student_id", "not_on_roster", "storage_unavailable", "rate_limited",
-             "bad_answer", "not_open", "time_expired", "bad_question", "bad_message", "not_joined"]
+    codes = ["bad_student_id", "bad_name", "duplicate_student_id", "not_on_roster", "storage_unavailable",
+             "rate_limited", "bad_answer", "not_open", "time_expired", "bad_question", "bad_message", "not_joined"]
     assert [code for code in codes if f"errors.{code}" not in source] == []
 
 
@@ -181,7 +182,7 @@ def test_the_pseudo_locale_is_generated_from_english() -> None:
 def test_the_builtin_messages_match_english() -> None:
     """i18n.js keeps a few messages for when no catalog can be fetched: they must say what en.json says."""
     script = (STATIC / "i18n.js").read_text(encoding="utf-8")
-    block = re.search(r"const BUILTIN = \{(.*?)\};", script, re.S)
+    block = re.search(r"const BUILTIN = \{(.*?)\};", script, re.DOTALL)
     assert block is not None
     builtin = dict(re.findall(r'"([\w.]+)": "([^"]*)"', block.group(1)))
     assert builtin, "no built-in messages found"
@@ -196,7 +197,7 @@ class MarkupScan(HTMLParser):
     """Every data-i18n key, every text outside a marked element, every attribute left untranslated."""
 
     TRANSLATABLE_ATTRS = ("aria-label", "title", "placeholder", "alt")
-    VOID = {"meta", "link", "img", "input", "br", "hr", "source"}
+    VOID = frozenset({"meta", "link", "img", "input", "br", "hr", "source"})
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
