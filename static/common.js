@@ -4,6 +4,9 @@
 //
 // Every piece of user-controlled text (names, ids, question text, options)
 // goes through textContent / setAttribute. Nothing here touches innerHTML.
+// Every word the pages show comes from the catalogs through i18n.js.
+
+import { formatCountdown, formatNumber, formatPercent, formatRelative, formatTime, i18nAttrs, setT, t } from "/static/i18n.js";
 
 // ---------------------------------------------------------------- DOM
 
@@ -46,6 +49,11 @@ function append(node, children) {
   }
 }
 
+/** el() whose text is the message `key`, re-translated when the language changes (see i18n.js). */
+export function tEl(tag, attrs, key, params = null) {
+  return el(tag, { ...(attrs || {}), ...i18nAttrs(key, params) }, t(key, params || {}));
+}
+
 /** Replace all children of `node` (text-safe, see el()). */
 export function setChildren(node, ...children) {
   const frag = document.createDocumentFragment();
@@ -53,10 +61,16 @@ export function setChildren(node, ...children) {
   node.replaceChildren(frag);
 }
 
-/** Set the text of a node (by id or node). */
+/**
+ * Set the text of a node (by id or node) to text that is not a catalog message (a name,
+ * the question, a number); a language change leaves it alone. For messages use setT.
+ */
 export function setText(target, text) {
   const node = typeof target === "string" ? document.getElementById(target) : target;
-  if (node) node.textContent = text === null || text === undefined ? "" : String(text);
+  if (!node) return;
+  node.removeAttribute("data-i18n");
+  node.removeAttribute("data-i18n-params");
+  node.textContent = text === null || text === undefined ? "" : String(text);
 }
 
 export function $(id) {
@@ -74,40 +88,30 @@ export function showOnly(views, visible) {
 
 // ---------------------------------------------------------------- formatting
 
-/** 2.75 -> "2.75", 1 -> "1", 0.5 -> "0.5"; scores live on a 0.05 grid. */
-export function fmtScore(n) {
+/** A score on its 0.05 grid, rounded to two decimals (a number, for t()'s params). */
+export function roundScore(n) {
   const x = Number(n);
-  if (!Number.isFinite(x)) return "0";
-  return String(Math.round(x * 100) / 100);
+  return Number.isFinite(x) ? Math.round(x * 100) / 100 : 0;
 }
 
+/** 2.75 -> "2.75" ("2,75" in German), 1 -> "1", in the page's locale. */
+export function fmtScore(n) {
+  return formatNumber(roundScore(n));
+}
+
+/** "0.85 points", "1 point", "0,85 Punkte": the plural form follows the page's language. */
 export function pointsText(n) {
-  const s = fmtScore(n);
-  return `${s} ${s === "1" ? "point" : "points"}`;
+  return t("common.points", { count: roundScore(n) });
 }
 
-export function plural(n, one, many) {
-  return `${n} ${n === 1 ? one : many}`;
-}
-
-/** Remaining milliseconds -> "0:42" / "12" style text. */
+/** Remaining milliseconds -> "0:42" / "12" style text, in the locale's digits. */
 export function fmtCountdown(ms) {
-  const total = Math.max(0, Math.ceil(ms / 1000));
-  if (total < 60) return String(total);
-  const m = Math.floor(total / 60);
-  const s = total % 60;
-  return `${m}:${String(s).padStart(2, "0")}`;
+  return formatCountdown(ms);
 }
 
-/** "12 s ago", "3 min ago", "2 h ago" from an elapsed time in ms. */
+/** "now", "12 sec. ago", "vor 3 Min." from an elapsed time in ms. */
 export function fmtAgo(ms) {
-  if (!Number.isFinite(ms)) return "—";
-  const s = Math.max(0, Math.round(ms / 1000));
-  if (s < 5) return "just now";
-  if (s < 60) return `${s} s ago`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return `${m} min ago`;
-  return `${Math.floor(m / 60)} h ${m % 60} min ago`;
+  return formatRelative(ms);
 }
 
 /** Accepts ms epoch numbers or ISO strings; returns ms epoch or NaN. */
@@ -119,9 +123,9 @@ export function toEpochMs(value) {
   return Date.parse(value);
 }
 
+/** A time of day in the page's locale. */
 export function fmtClock(epochMs) {
-  if (!Number.isFinite(epochMs)) return "—";
-  return new Date(epochMs).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+  return formatTime(epochMs);
 }
 
 /** Option keys present in an options object, in A-D order. */
@@ -268,10 +272,11 @@ export class BarChart {
       const pct = max > 0 ? (count / max) * 100 : 0;
       if (this.vertical) row.fill.style.height = `${pct}%`;
       else row.fill.style.width = `${pct}%`;
-      let text = String(count);
-      if (this.showPercent && total > 0) text += ` (${Math.round((count / total) * 100)}%)`;
+      let text = formatNumber(count);
+      if (this.showPercent && total > 0) text = t("chart.count_percent", { count, percent: formatPercent(count / total) });
       row.count.textContent = text;
-      row.item.setAttribute("aria-label", `${item.label}: ${text}${item.note ? `, ${item.note}` : ""}`);
+      const params = { label: item.label, value: text, note: item.note || "" };
+      row.item.setAttribute("aria-label", t(item.note ? "chart.row_note" : "chart.row", params));
     }
   }
 
@@ -505,16 +510,11 @@ export function bindConnectionStatus(node, { announceChanges = true } = {}) {
   return (status) => {
     if (node) {
       node.dataset.status = status;
-      node.textContent = {
-        connecting: "Connecting…",
-        open: "Connected",
-        reconnecting: "Reconnecting…",
-        stopped: "Disconnected",
-      }[status] || status;
+      setT(node, `conn.${status}`);
     }
     if (announceChanges) {
-      if (status === "reconnecting" && previous === "open") announce("Connection lost. Reconnecting.");
-      if (status === "open" && everOpen && previous !== "open") announce("Reconnected.");
+      if (status === "reconnecting" && previous === "open") announce(t("conn.lost"));
+      if (status === "open" && everOpen && previous !== "open") announce(t("conn.back"));
     }
     if (status === "open") everOpen = true;
     previous = status;

@@ -11,22 +11,31 @@ import {
   fmtCountdown,
   fmtScore,
   optionKeys,
-  plural,
   ReconnectingSocket,
   ServerClock,
   setChildren,
   setText,
+  tEl,
   toEpochMs,
   wsUrl,
 } from "/static/common.js";
+import { formatDuration, formatNumber, hasKey, initPageLanguage, setT, t } from "/static/i18n.js";
 
-const STATE_LABELS = {
-  lobby: "Lobby",
-  question_open: "Question open",
-  question_closed: "Question closed",
-  between_questions: "Between questions",
-  finished: "Finished",
-};
+// The instructor's own choice in the language menu; without one the dashboard follows the
+// server's configured language (--lang / QUIZ_LANG / the pool's "language").
+const LANGUAGE_KEY = "quizctl.language.instructor";
+
+const SESSION_STATES = new Set(["lobby", "question_open", "question_closed", "between_questions", "finished"]);
+
+function stateLabel(state) {
+  return SESSION_STATES.has(state) ? t(`state.${state}`) : state || "—";
+}
+
+/** The text for a refusal: the catalog's for a known code, else the server's own words. */
+function errorText(code, serverMessage) {
+  if (code && hasKey(`errors.${code}`)) return t(`errors.${code}`);
+  return serverMessage || t("dash.refused");
+}
 
 const D = {
   state: null,
@@ -43,6 +52,7 @@ const D = {
   mode: "none", // none | open | closed
   histogram: null,
   reveal: null,
+  leaderboard: [],
   sortKey: "student_id",
   sortDir: 1,
 };
@@ -86,12 +96,8 @@ function startSocket() {
     },
     onFatal: (code) => {
       sock = null;
-      setText(
-        "auth-text",
-        code === 4001
-          ? "Not authorized. Open the instructor link printed by “quizctl serve” (it ends in ?token=…)."
-          : `The server closed the dashboard connection (code ${code}).`,
-      );
+      if (code === 4001) setT("auth-text", "dash.not_authorized");
+      else setT("auth-text", "dash.closed_code", { code: String(code) });
       $("auth-banner").hidden = false;
       renderControls();
     },
@@ -107,7 +113,7 @@ $("auth-retry").addEventListener("click", () => {
 function send(msg) {
   hideError();
   if (!sock || !sock.send(msg)) {
-    showError("Not connected to the server. Wait for “Connected” and try again.");
+    showError(t("dash.not_connected"));
     return false;
   }
   return true;
@@ -141,7 +147,7 @@ function onMessage(msg, receivedAt) {
     case "command_result":
       return onCommandResult(msg);
     case "error":
-      return showError(msg.message || msg.code || "The server refused that.");
+      return showError(errorText(msg.code, msg.message));
     default:
       return undefined;
   }
@@ -151,7 +157,7 @@ function setState(state, idx) {
   const changed = state !== D.state;
   D.state = state;
   if (idx !== undefined) D.currentIdx = idx === null ? null : Number(idx);
-  if (changed) announce(`Session state: ${STATE_LABELS[state] || state}.`);
+  if (changed) announce(t("state.announce", { state: stateLabel(state) }));
   renderControls();
 }
 
@@ -159,7 +165,7 @@ function onState(msg) {
   if (msg.title) {
     D.title = msg.title;
     setText("quiz-title", msg.title);
-    document.title = `Instructor · ${msg.title}`;
+    setT(document.querySelector("title"), "dash.doc_title_quiz", { title: msg.title });
   }
   const idx = msg.current_question_idx;
   if (msg.state === "lobby") {
@@ -206,16 +212,16 @@ function nextDescription() {
   const idx = D.currentIdx;
   switch (D.state) {
     case "lobby":
-      return "Starts the quiz with question 1.";
+      return t("next.start");
     case "question_open":
-      if (total !== null && idx !== null && idx + 1 >= total) return "Closes this question and finishes the session.";
-      return `Closes this question and opens question ${idx === null ? "" : idx + 2}.`;
+      if (total !== null && idx !== null && idx + 1 >= total) return t("next.close_and_finish");
+      return idx === null ? t("next.close_and_open_next") : t("next.close_and_open", { n: idx + 2 });
     case "question_closed":
     case "between_questions":
-      if (total !== null && idx !== null && idx + 1 >= total) return "Finishes the session.";
-      return `Opens question ${idx === null ? 1 : idx + 2}.`;
+      if (total !== null && idx !== null && idx + 1 >= total) return t("next.finish");
+      return t("next.open", { n: idx === null ? 1 : idx + 2 });
     case "finished":
-      return "The session is over. Reset to run it again.";
+      return t("next.over");
     default:
       return "";
   }
@@ -223,21 +229,27 @@ function nextDescription() {
 
 function renderControls() {
   const connected = !!(sock && sock.isOpen);
-  setText("st-state", STATE_LABELS[D.state] || D.state || "—");
+  setText("st-state", stateLabel(D.state));
   const total = D.totalQuestions;
+  const totalText = total ? formatNumber(total) : "?";
   setText(
     "st-question",
-    D.currentIdx === null || D.currentIdx === undefined ? `— of ${total ?? "?"}` : `${D.currentIdx + 1} of ${total ?? "?"}`,
+    D.currentIdx === null || D.currentIdx === undefined
+      ? t("status.question_none", { total: totalText })
+      : t("status.question_of", { n: D.currentIdx + 1, total: totalText }),
   );
-  setText("st-participants", String(D.participantCount));
-  setText("q-empty", D.state === "finished" ? "The session is over." : "No question open yet.");
+  setText("st-participants", formatNumber(D.participantCount));
+  setT("q-empty", D.state === "finished" ? "current.over" : "current.empty");
   const connectedCount = D.presence.reduce((a, r) => a + (r.connected ? 1 : 0), 0);
-  setText("st-connected", String(connectedCount));
+  setText("st-connected", formatNumber(connectedCount));
   const answered = D.presence.reduce((a, r) => a + (r.answered_current ? 1 : 0), 0);
-  setText("st-answered", D.state === "question_open" || D.state === "question_closed" ? `${answered} of ${D.presence.length}` : "—");
+  setText(
+    "st-answered",
+    D.state === "question_open" || D.state === "question_closed" ? t("status.answered_of", { count: answered, total: D.presence.length }) : "—",
+  );
 
   const next = $("btn-next");
-  next.textContent = D.state === "lobby" ? "Start quiz" : D.state === "finished" ? "Finished" : "Next";
+  setT(next, D.state === "lobby" ? "controls.start" : D.state === "finished" ? "controls.finished" : "controls.next");
   next.disabled = !connected || D.state === "finished" || D.state === null;
   setText("next-hint", nextDescription());
   $("btn-close").disabled = !connected || D.state !== "question_open";
@@ -249,7 +261,7 @@ function renderControls() {
   const num = $("open-number");
   if (total) {
     num.max = String(total);
-    setText("open-range", `(1–${total})`);
+    setT("open-range", "controls.open_range", { total });
   }
   if (document.activeElement !== num && !num.dataset.dirty) {
     let idx = D.currentIdx === null || D.currentIdx === undefined ? 0 : D.currentIdx + 1;
@@ -280,16 +292,10 @@ $("btn-close").addEventListener("click", () => send({ type: "close_question" }))
 // Extension beyond PROTOCOL.md's list: question_closed → between_questions.
 $("btn-board").addEventListener("click", () => send({ type: "show_leaderboard" }));
 $("btn-end").addEventListener("click", () => {
-  if (window.confirm("End the session now? An open question is closed and final results are shown.")) send({ type: "end_session" });
+  if (window.confirm(t("controls.confirm_end"))) send({ type: "end_session" });
 });
 $("btn-reset").addEventListener("click", () => {
-  if (
-    window.confirm(
-      "Reset the session?\n\nThis deletes every participant, answer and event and returns to the lobby. Export the CSV first if you need the scores.",
-    )
-  ) {
-    send({ type: "reset" });
-  }
+  if (window.confirm(t("controls.confirm_reset"))) send({ type: "reset" });
 });
 
 $("open-number").addEventListener("input", (ev) => {
@@ -302,7 +308,7 @@ $("open-form").addEventListener("submit", (ev) => {
   const n = Number(num.value);
   const total = D.totalQuestions;
   if (!Number.isInteger(n) || n < 1 || (total && n > total)) {
-    showError(total ? `Question number must be between 1 and ${total}.` : "Question number must be 1 or more.");
+    showError(total ? t("controls.bad_number", { total }) : t("controls.bad_number_min"));
     num.focus();
     return;
   }
@@ -311,7 +317,7 @@ $("open-form").addEventListener("submit", (ev) => {
   if (limitText) {
     const limit = Number(limitText);
     if (!Number.isInteger(limit) || limit < 5 || limit > 3600) {
-      showError("Time limit must be a whole number of seconds from 5 to 3600, or empty for the default.");
+      showError(t("controls.bad_limit"));
       $("open-limit").focus();
       return;
     }
@@ -322,7 +328,7 @@ $("open-form").addEventListener("submit", (ev) => {
 
 // ------------------------------------------------------------------ current question
 
-const bars = new BarChart($("q-bars"), { showPercent: true, ariaLabel: "Answers so far" });
+const bars = new BarChart($("q-bars"), { showPercent: true });
 
 const countdown = new Countdown(
   (ms) => {
@@ -375,9 +381,16 @@ function renderQuestion() {
   if (!show) return;
   const keys = optionKeys(q.options);
   const correct = D.mode === "closed" && D.reveal ? D.reveal.correct : null;
+  const counter = D.totalQuestions
+    ? t("question.counter", { n: D.currentIdx + 1, total: D.totalQuestions })
+    : t("question.counter_open_end", { n: D.currentIdx + 1 });
   setText(
     "q-meta",
-    `Question ${D.currentIdx + 1}${D.totalQuestions ? ` of ${D.totalQuestions}` : ""} · ${q.time_limit} s · ${D.mode === "open" ? "open" : "closed"}`,
+    t("current.meta", {
+      counter,
+      limit: formatDuration(q.time_limit),
+      status: t(D.mode === "open" ? "current.status_open" : "current.status_closed"),
+    }),
   );
   setText("q-text", q.text);
   setChildren(
@@ -388,8 +401,8 @@ function renderQuestion() {
         { class: `q-option${k === correct ? " is-correct" : ""}` },
         el("span", { class: `opt-letter opt-${k}`, "aria-hidden": "true" }, k),
         el("span", { class: "visually-hidden" }, `${k}: `),
-        el("span", null, q.options[k]),
-        k === correct ? el("span", { class: "correct-badge" }, "Correct") : null,
+        el("span", { dir: "auto" }, q.options[k]),
+        k === correct ? tEl("span", { class: "correct-badge" }, "current.correct_badge") : null,
       ),
     ),
   );
@@ -400,22 +413,25 @@ function renderQuestion() {
     label: k,
     count: counts[k] || 0,
     className: `bar-${k}${k === correct ? " bar-correct" : ""}`,
-    note: k === correct ? "correct answer" : "",
+    note: k === correct ? t("current.correct_note") : "",
   }));
   if (D.mode === "open") {
-    items.push({ key: "pending", label: "Pending", count: counts.pending || 0, className: "bar-muted" });
-    const pending = counts.pending || 0;
-    setText("q-counts", h ? `${h.submitted ?? 0} of ${h.total ?? 0} answered · ${pending} pending` : "Waiting for answers…");
+    items.push({ key: "pending", label: t("current.pending"), count: counts.pending || 0, className: "bar-muted" });
+    const pending = Number(counts.pending) || 0;
+    setText(
+      "q-counts",
+      h ? t("current.counts_open", { count: Number(h.submitted) || 0, total: Number(h.total) || 0, pending }) : t("current.waiting"),
+    );
   } else {
-    items.push({ key: "missed", label: "Missed", count: counts.missed || 0, className: "bar-muted" });
-    setText("q-counts", h ? `${h.submitted ?? 0} answered · ${counts.missed || 0} missed` : "");
+    items.push({ key: "missed", label: t("current.missed"), count: counts.missed || 0, className: "bar-muted" });
+    setText("q-counts", h ? t("current.counts_closed", { count: Number(h.submitted) || 0, missed: Number(counts.missed) || 0 }) : "");
   }
   bars.update(items);
   const reveal = $("q-reveal");
   reveal.hidden = D.mode !== "closed" || !D.reveal;
   if (D.reveal) {
     const text = q.options[D.reveal.correct];
-    setText("q-correct", text === undefined ? D.reveal.correct : `${D.reveal.correct}: ${text}`);
+    setText("q-correct", text === undefined ? D.reveal.correct : t("common.option", { key: D.reveal.correct, text }));
     setText("q-explanation", D.reveal.explanation);
     $("q-explanation").hidden = !D.reveal.explanation;
   }
@@ -430,8 +446,8 @@ function renderLeaderboard(rows) {
       el(
         "tr",
         null,
-        el("td", { class: "num" }, String(r.rank)),
-        el("td", null, r.name),
+        el("td", { class: "num" }, formatNumber(r.rank)),
+        el("td", { dir: "auto" }, r.name),
         el("td", { class: "mono" }, r.student_id ?? ""),
         el("td", { class: "num" }, fmtScore(r.score)),
       ),
@@ -440,17 +456,18 @@ function renderLeaderboard(rows) {
   $("lb-body").replaceChildren(frag);
   $("lb-empty").hidden = rows.length > 0;
   $("lb-table").closest(".table-scroll").hidden = rows.length === 0;
-  setText("lb-count", rows.length ? plural(rows.length, "student", "students") : "");
+  D.leaderboard = rows;
+  setText("lb-count", rows.length ? t("board.count", { count: rows.length }) : "");
 }
 
 // ------------------------------------------------------------------ lobby + orphans
 
 function renderLobby() {
   const list = D.participants;
-  setText("lobby-count", String(D.participantCount));
+  setText("lobby-count", formatNumber(D.participantCount));
   const frag = document.createDocumentFragment();
   for (const p of list) {
-    frag.appendChild(el("li", null, el("span", { class: "lobby-name" }, p.name), " ", el("span", { class: "muted mono" }, p.student_id)));
+    frag.appendChild(el("li", null, el("bdi", { class: "lobby-name" }, p.name), " ", el("bdi", { class: "muted mono" }, p.student_id)));
   }
   $("lobby-list").replaceChildren(frag);
   $("lobby-empty").hidden = list.length > 0;
@@ -477,8 +494,8 @@ function renderOrphans() {
       el(
         "li",
         null,
-        el("span", { class: "mono" }, o.student_id),
-        ` · ${plural(Number(o.count) || 0, "attempt", "attempts")} · latest ${fmtClock(toEpochMs(o.latest_ts))}`,
+        el("bdi", { class: "mono" }, o.student_id),
+        ` · ${t("orphans.item", { count: Number(o.count) || 0, time: fmtClock(toEpochMs(o.latest_ts)) })}`,
         detail ? el("span", { class: "muted small block" }, detail) : null,
       ),
     );
@@ -490,26 +507,32 @@ function renderOrphans() {
 // ------------------------------------------------------------------ presence table
 
 const COLUMNS = [
-  { key: "student_id", label: "Student ID", get: (r) => String(r.student_id ?? ""), text: true },
-  { key: "name", label: "Name", get: (r) => String(r.name ?? ""), text: true },
-  { key: "connected", label: "Status", get: (r) => (r.connected ? 1 : 0) },
-  { key: "last_seen", label: "Last seen", get: (r) => (r.connected ? Number.MAX_SAFE_INTEGER : toEpochMs(r.last_seen_ms) || 0) },
-  { key: "blur", label: "Blur", get: (r) => Number(r.blur_count) || 0, num: true },
-  { key: "hidden", label: "Hidden", get: (r) => Number(r.hidden_count) || 0, num: true },
-  { key: "dup", label: "Dup. joins", get: (r) => dupInfo(r).count, num: true },
-  { key: "answered", label: "Answered", get: (r) => (r.answered_current ? 1 : 0) },
-  { key: "actions", label: "Actions", sortable: false },
+  { key: "student_id", label: "common.student_id", get: (r) => String(r.student_id ?? ""), text: true },
+  { key: "name", label: "common.name", get: (r) => String(r.name ?? ""), text: true },
+  { key: "connected", label: "presence.col_status", get: (r) => (r.connected ? 1 : 0) },
+  { key: "last_seen", label: "presence.col_last_seen", get: (r) => (r.connected ? Number.MAX_SAFE_INTEGER : toEpochMs(r.last_seen_ms) || 0) },
+  { key: "blur", label: "presence.col_blur", get: (r) => Number(r.blur_count) || 0, num: true },
+  { key: "hidden", label: "presence.col_hidden", get: (r) => Number(r.hidden_count) || 0, num: true },
+  { key: "dup", label: "presence.col_dup", get: (r) => dupInfo(r).count, num: true },
+  { key: "answered", label: "presence.col_answered", get: (r) => (r.answered_current ? 1 : 0) },
+  { key: "actions", label: "presence.col_actions", sortable: false },
 ];
 
-const collator = new Intl.Collator(undefined, { numeric: true, sensitivity: "base" });
+// Sorting by name follows the dashboard's language (re-made when it changes).
+let collator = new Intl.Collator(undefined, { numeric: true, sensitivity: "base" });
 
 function buildHead() {
   const cells = COLUMNS.map((c) => {
-    if (c.sortable === false) return el("th", { scope: "col" }, c.label);
+    if (c.sortable === false) return tEl("th", { scope: "col" }, c.label);
     return el(
       "th",
       { scope: "col", class: c.num ? "num" : null, dataset: { key: c.key } },
-      el("button", { type: "button", class: "sort-button", dataset: { key: c.key } }, c.label, el("span", { class: "sort-ind", "aria-hidden": "true" })),
+      el(
+        "button",
+        { type: "button", class: "sort-button", dataset: { key: c.key } },
+        tEl("span", null, c.label),
+        el("span", { class: "sort-ind", "aria-hidden": "true" }),
+      ),
     );
   });
   setChildren($("presence-head"), cells);
@@ -584,22 +607,22 @@ function visibleRows() {
 const rowCache = new Map(); // student_id -> {tr, cells, sig, row}
 
 function lastSeenText(r) {
-  if (r.connected) return "now";
-  const t = toEpochMs(r.last_seen_ms);
-  return Number.isFinite(t) && t > 0 ? fmtAgo(clock.now() - t) : "—";
+  if (r.connected) return t("presence.now");
+  const seenAt = toEpochMs(r.last_seen_ms);
+  return Number.isFinite(seenAt) && seenAt > 0 ? fmtAgo(clock.now() - seenAt) : "—";
 }
 
 function makeRow(id) {
   const cells = {
     id: el("td", { class: "mono" }, id),
-    name: el("td"),
+    name: el("td", { dir: "auto" }),
     status: el("span", { class: "pill" }),
     seen: el("td"),
     blur: el("td", { class: "num" }),
     hidden: el("td", { class: "num" }),
     dup: el("td", { class: "num" }),
     answered: el("span"),
-    clear: el("button", { type: "button", class: "btn btn-small clear-button", dataset: { studentId: id } }, "Clear"),
+    clear: tEl("button", { type: "button", class: "btn btn-small clear-button", dataset: { studentId: id } }, "presence.clear"),
   };
   const tr = el(
     "tr",
@@ -624,22 +647,25 @@ function fillRow(entry, r) {
   entry.tr.className = `${r.connected ? "" : "is-offline"}${flagged ? " is-flagged" : ""}`.trim();
   c.name.textContent = r.name ?? "";
   c.status.className = `pill ${r.connected ? "pill-on" : "pill-off"}`;
-  c.status.textContent = r.connected ? "Online" : "Offline";
+  c.status.textContent = t(r.connected ? "presence.online" : "presence.offline");
   c.seen.textContent = lastSeenText(r);
   c.blur.className = `num${r.blur_count ? " warn" : ""}`;
-  c.blur.textContent = String(r.blur_count ?? 0);
+  c.blur.textContent = formatNumber(r.blur_count ?? 0);
   c.hidden.className = `num${r.hidden_count ? " warn" : ""}`;
-  c.hidden.textContent = String(r.hidden_count ?? 0);
+  c.hidden.textContent = formatNumber(r.hidden_count ?? 0);
   c.dup.className = `num${flagged ? " alert" : ""}`;
-  c.dup.textContent = String(dup.count);
+  c.dup.textContent = formatNumber(dup.count);
   if (flagged) {
-    c.dup.title = `Latest attempt ${fmtClock(toEpochMs(dup.latest_ts))}${dup.latest_detail ? ` · ${detailText(dup.latest_detail)}` : ""}`;
+    const time = fmtClock(toEpochMs(dup.latest_ts));
+    c.dup.title = dup.latest_detail
+      ? t("presence.latest_attempt_detail", { time, detail: detailText(dup.latest_detail) })
+      : t("presence.latest_attempt", { time });
   } else {
     c.dup.removeAttribute("title");
   }
   c.answered.className = r.answered_current ? "pill pill-on" : "muted";
-  c.answered.textContent = r.answered_current ? "Yes" : "No";
-  c.clear.setAttribute("aria-label", `Clear ${r.name} (${r.student_id})`);
+  c.answered.textContent = t(r.answered_current ? "common.yes" : "common.no");
+  c.clear.setAttribute("aria-label", t("presence.clear_label", { name: r.name, id: r.student_id }));
 }
 
 function rowSignature(r) {
@@ -685,10 +711,8 @@ function renderPresence() {
   $("presence-empty").hidden = D.presence.length > 0;
   $("presence-table").closest(".table-scroll").hidden = D.presence.length === 0;
   const connected = D.presence.reduce((a, r) => a + (r.connected ? 1 : 0), 0);
-  setText(
-    "presence-summary",
-    `${plural(D.presence.length, "student", "students")} · ${connected} online${rows.length !== D.presence.length ? ` · showing ${rows.length}` : ""}`,
-  );
+  const summary = { count: D.presence.length, online: connected, shown: rows.length };
+  setText("presence-summary", t(rows.length !== D.presence.length ? "presence.summary_filtered" : "presence.summary", summary));
 }
 
 $("presence-body").addEventListener("click", (ev) => {
@@ -697,11 +721,7 @@ $("presence-body").addEventListener("click", (ev) => {
   const id = button.dataset.studentId;
   const row = D.presence.find((r) => String(r.student_id) === id);
   const who = row ? `${row.name} (${id})` : id;
-  if (
-    window.confirm(
-      `Clear ${who}?\n\nTheir answers are deleted and their device is signed out, so the ID can be claimed again by whoever joins with it next.`,
-    )
-  ) {
+  if (window.confirm(t("presence.confirm_clear", { who }))) {
     send({ type: "clear_student", student_id: id });
   }
 });
@@ -735,6 +755,20 @@ function scheduleRender(what) {
 
 // ------------------------------------------------------------------ boot
 
+/** After a change in the language menu: re-render what this page composes from messages. */
+function onLanguageChange() {
+  collator = new Intl.Collator(document.documentElement.lang, { numeric: true, sensitivity: "base" });
+  for (const entry of rowCache.values()) entry.sig = ""; // every row is filled again
+  renderControls();
+  renderQuestion();
+  renderLeaderboard(D.leaderboard || []);
+  renderLobby();
+  renderOrphans();
+  scheduleRender("presence");
+}
+
+await initPageLanguage({ storageKey: LANGUAGE_KEY, menu: $("lang-select"), onChange: onLanguageChange });
+collator = new Intl.Collator(document.documentElement.lang, { numeric: true, sensitivity: "base" });
 buildHead();
 renderControls();
 renderQuestion();

@@ -9,14 +9,19 @@ import {
   fmtCountdown,
   fmtScore,
   optionKeys,
-  plural,
   pointsText,
   ReconnectingSocket,
   ServerClock,
   setChildren,
   setText,
+  tEl,
   wsUrl,
 } from "/static/common.js";
+import { formatNumber, initPageLanguage, setT, t } from "/static/i18n.js";
+
+// The projector speaks the server's configured language (--lang / QUIZ_LANG / the pool's
+// "language"), served in <meta name="quiz-language">; `?lang=` overrides it for a preview.
+await initPageLanguage();
 
 const VIEWS = ["pj-loading", "pj-lobby", "pj-question", "pj-board", "pj-finished"];
 
@@ -29,9 +34,9 @@ const P = {
 
 const clock = new ServerClock();
 
-const answerBars = new BarChart($("pj-bars"), { showPercent: true, ariaLabel: "Answers" });
-const rtBars = new BarChart($("pj-rt-bars"), { vertical: true, ariaLabel: "Response time distribution" });
-const scoreBars = new BarChart($("pj-score-bars"), { vertical: true, ariaLabel: "Score distribution" });
+const answerBars = new BarChart($("pj-bars"), { showPercent: true });
+const rtBars = new BarChart($("pj-rt-bars"), { vertical: true });
+const scoreBars = new BarChart($("pj-score-bars"), { vertical: true });
 
 const countdown = new Countdown((ms) => {
   setText("pj-timer-text", fmtCountdown(ms));
@@ -48,22 +53,24 @@ function showView(id) {
 function onSnapshot(msg, receivedAt) {
   P.snapshot = msg;
   if (msg.server_ts) clock.observe(msg.server_ts);
-  const title = msg.title || "Quiz";
-  setText("pj-title", title);
-  document.title = `${title} · Projector`;
+  if (msg.title) {
+    setText("pj-title", msg.title);
+    setT(document.querySelector("title"), "pj.doc_title_quiz", { title: msg.title });
+  }
 
   const count = Number(msg.participant_count) || 0;
-  setText("pj-count-num", String(count));
-  setText("pj-count-label", count === 1 ? "player joined" : "players joined");
+  setText("pj-count-num", formatNumber(count));
+  setT("pj-count-label", "pj.joined", { count });
   setText("pj-join-url", msg.join_url || "");
   setText("pj-foot-url", msg.join_url || "");
-  setText("pj-foot-count", plural(count, "player", "players"));
+  setT("pj-foot-count", "pj.players", { count });
   setQr(msg.qr_url);
 
   const total = (msg.question && msg.question.total_questions) || (msg.pool_meta && msg.pool_meta.question_count) || null;
   const q = msg.question;
   const onQuestion = (msg.state === "question_open" || msg.state === "question_closed") && q;
-  setText("pj-progress", onQuestion ? "" : total ? plural(total, "question", "questions") : "");
+  if (!onQuestion && total) setT("pj-progress", "pj.questions", { count: Number(total) });
+  else setText("pj-progress", "");
 
   const state = msg.state;
   const changed = state !== P.state;
@@ -90,12 +97,12 @@ function onSnapshot(msg, receivedAt) {
   fitToScreen();
   if (changed) {
     const label = {
-      lobby: "Waiting for players.",
-      question_open: q ? `Question ${Number(q.idx) + 1}: ${q.text}` : "Question open.",
-      question_closed: msg.reveal ? `Time's up. The answer is ${msg.reveal.correct}.` : "Question closed.",
-      between_questions: "Leaderboard.",
-      finished: "Final results.",
-    }[state];
+      lobby: () => t("pj.announce_lobby"),
+      question_open: () => (q ? t("pj.announce_question", { n: Number(q.idx) + 1, text: q.text }) : t("pj.announce_open")),
+      question_closed: () => (msg.reveal ? t("pj.announce_reveal", { answer: msg.reveal.correct }) : t("pj.announce_closed")),
+      between_questions: () => t("pj.announce_board"),
+      finished: () => t("pj.announce_final"),
+    }[state]?.();
     if (label) announce(label);
   }
 }
@@ -156,7 +163,8 @@ function renderQuestion(msg, receivedAt) {
   view.classList.toggle("is-reveal", !open);
 
   const total = q.total_questions || (msg.pool_meta && msg.pool_meta.question_count);
-  setText("pj-q-num", `Question ${Number(q.idx) + 1}${total ? ` of ${total}` : ""}`);
+  if (total) setT("pj-q-num", "question.counter", { n: Number(q.idx) + 1, total: Number(total) });
+  else setT("pj-q-num", "question.counter_open_end", { n: Number(q.idx) + 1 });
   setText("pj-q-text", q.text);
 
   // Countdown: restart when the question (or its opening) changes, otherwise
@@ -180,8 +188,8 @@ function renderQuestion(msg, receivedAt) {
         { class: `pj-option opt-${k}${correct ? (k === correct ? " is-correct" : " is-wrong") : ""}` },
         el("span", { class: "pj-opt-letter", "aria-hidden": "true" }, k),
         el("span", { class: "visually-hidden" }, `${k}: `),
-        el("span", { class: "pj-opt-text" }, q.options[k]),
-        k === correct ? el("span", { class: "pj-opt-mark" }, "✓ Correct") : null,
+        el("span", { class: "pj-opt-text", dir: "auto" }, q.options[k]),
+        k === correct ? tEl("span", { class: "pj-opt-mark" }, "pj.correct_mark") : null,
       ),
     ),
   );
@@ -193,12 +201,14 @@ function renderQuestion(msg, receivedAt) {
     label: k,
     count: counts[k] || 0,
     className: `bar-${k}${k === correct ? " bar-correct" : ""}${correct && k !== correct ? " bar-dim" : ""}`,
-    note: k === correct ? "correct answer" : "",
+    note: k === correct ? t("current.correct_note") : "",
   }));
-  if (!open) items.push({ key: "missed", label: "No answer", count: counts.missed || 0, className: "bar-muted" });
+  if (!open) items.push({ key: "missed", label: t("pj.no_answer"), count: counts.missed || 0, className: "bar-muted" });
   answerBars.update(items);
   if (lh) {
-    setText("pj-answer-count", open ? `${lh.submitted_count ?? 0} of ${lh.total_count ?? 0} answered` : `${lh.submitted_count ?? 0} answered`);
+    const submitted = Number(lh.submitted_count) || 0;
+    if (open) setT("pj-answer-count", "pj.answered_of", { count: submitted, total: Number(lh.total_count) || 0 });
+    else setT("pj-answer-count", "pj.answered", { count: submitted });
   } else {
     setText("pj-answer-count", "");
   }
@@ -207,7 +217,7 @@ function renderQuestion(msg, receivedAt) {
   const showRt = !open && rt && Array.isArray(rt.buckets) && rt.buckets.length > 0;
   $("pj-rt-card").hidden = !showRt;
   if (showRt) {
-    rtBars.update(rt.buckets.map((b, i) => ({ key: String(i), label: breakable(b.label), count: b.count })));
+    rtBars.update(rt.buckets.map((b, i) => ({ key: String(i), label: rangeLabel(b.label), count: b.count })));
   }
 
   const explanation = reveal && reveal.explanation ? reveal.explanation : "";
@@ -224,15 +234,22 @@ function topItem(r) {
   return el(
     "li",
     { class: "pj-top10-row" },
-    el("span", { class: "pj-top10-rank" }, String(r.rank)),
-    el("span", { class: "pj-top10-name" }, r.name),
+    el("span", { class: "pj-top10-rank" }, formatNumber(r.rank)),
+    el("span", { class: "pj-top10-name", dir: "auto" }, r.name),
     el("span", { class: "pj-top10-score" }, fmtScore(r.score)),
   );
 }
 
-/** "0.0-1.0" may wrap after the dash in a narrow column. */
-function breakable(label) {
-  return String(label ?? "").replace("-", "-\u200b");
+/**
+ * A bucket label from the server ("0-2.5s", "0.0-1.0") in the page's locale ("0–2,5 s"),
+ * allowed to wrap after the dash in a narrow column. A label of another shape is shown as is.
+ */
+function rangeLabel(label) {
+  const match = /^(\d+(?:\.\d+)?)-(\d+(?:\.\d+)?)(s?)$/.exec(String(label ?? ""));
+  if (!match) return String(label ?? "");
+  const [, from, to, seconds] = match;
+  const text = t(seconds ? "chart.range_seconds" : "chart.range", { from: Number(from), to: Number(to) });
+  return text.replace("–", "–\u200b");
 }
 
 // ------------------------------------------------------------------ leaderboard / finish
@@ -241,15 +258,15 @@ function boardItem(r) {
   return el(
     "li",
     { class: "pj-board-row" },
-    el("span", { class: "pj-rank" }, String(r.rank)),
-    el("span", { class: "pj-name" }, r.name),
+    el("span", { class: "pj-rank" }, formatNumber(r.rank)),
+    el("span", { class: "pj-name", dir: "auto" }, r.name),
     el("span", { class: "pj-score" }, fmtScore(r.score)),
   );
 }
 
 function renderBoard(rows) {
   const top = rows.slice(0, 10);
-  setChildren($("pj-leaderboard"), top.length ? top.map(boardItem) : el("li", { class: "pj-empty muted" }, "No scores yet."));
+  setChildren($("pj-leaderboard"), top.length ? top.map(boardItem) : tEl("li", { class: "pj-empty muted" }, "common.no_scores"));
 }
 
 function renderFinished(msg) {
@@ -258,21 +275,21 @@ function renderFinished(msg) {
     el(
       "li",
       { class: `pj-podium-place place-${i + 1}` },
-      el("span", { class: "pj-podium-name" }, r.name),
+      el("span", { class: "pj-podium-name", dir: "auto" }, r.name),
       el("span", { class: "pj-podium-score" }, pointsText(r.score)),
-      el("span", { class: "pj-podium-block", "aria-hidden": "true" }, String(r.rank)),
-      el("span", { class: "visually-hidden" }, `Rank ${r.rank}`),
+      el("span", { class: "pj-podium-block", "aria-hidden": "true" }, formatNumber(r.rank)),
+      tEl("span", { class: "visually-hidden" }, "pj.rank", { rank: Number(r.rank) }),
     ),
   );
-  setChildren($("pj-podium"), podium.length ? podium : el("li", { class: "pj-empty muted" }, "Nobody scored."));
+  setChildren($("pj-podium"), podium.length ? podium : tEl("li", { class: "pj-empty muted" }, "pj.nobody_scored"));
   setChildren($("pj-rest"), rows.slice(3, 10).map(boardItem));
 
   const sd = msg.score_distribution;
   const hasDist = sd && Array.isArray(sd.buckets) && sd.buckets.length > 0;
   $("pj-score-bars").closest(".pj-card").hidden = !hasDist;
   if (hasDist) {
-    scoreBars.update(sd.buckets.map((b, i) => ({ key: String(i), label: breakable(b.label), count: b.count })));
-    setText("pj-score-caption", `Total points out of ${fmtScore(sd.max_total)} · ${plural(Number(sd.n) || 0, "player", "players")}`);
+    scoreBars.update(sd.buckets.map((b, i) => ({ key: String(i), label: rangeLabel(b.label), count: b.count })));
+    setT("pj-score-caption", "pj.score_caption", { max: Number(sd.max_total) || 0, count: Number(sd.n) || 0 });
   }
 }
 
@@ -285,7 +302,7 @@ const sock = new ReconnectingSocket(wsUrl("/ws/projector"), {
   onStatus: bindConnectionStatus($("conn"), { announceChanges: false }),
   onFatal: (code) => {
     // The projector is public; the server is not expected to refuse it. Try again later.
-    setText("conn", `Disconnected (${code})`);
+    setT("conn", "conn.stopped_code", { code: String(code) });
     window.setTimeout(() => sock.start(), 10000);
   },
 });

@@ -9,12 +9,17 @@ import {
   fmtCountdown,
   fmtScore,
   optionKeys,
-  pointsText,
   ReconnectingSocket,
+  roundScore,
   setChildren,
   setText,
+  tEl,
   wsUrl,
 } from "/static/common.js";
+import { hasKey, initPageLanguage, setT, t } from "/static/i18n.js";
+
+// The student's own choice in the language menu; without one the page follows the browser.
+const LANGUAGE_KEY = "quizctl.language.student";
 
 const VIEWS = ["view-loading", "view-join", "view-lobby", "view-question", "view-reveal", "view-between", "view-ended"];
 
@@ -50,8 +55,8 @@ const countdown = new Countdown(
     if (S.view !== "view-question" || S.ack) return;
     S.timeUp = true;
     lockAnswers();
-    setText("question-status", S.pending ? "Sending your answer…" : "Time's up. Waiting for the results…");
-    if (!S.pending) announce("Time's up.");
+    setT("question-status", S.pending ? "question.sending" : "question.time_up");
+    if (!S.pending) announce(t("question.time_up_short"));
   },
 );
 
@@ -76,7 +81,7 @@ function setTitle(title) {
   if (!title) return;
   S.title = title;
   setText("quiz-title", title);
-  document.title = `${title} · Quiz`;
+  setT(document.querySelector("title"), "student.doc_title_quiz", { title });
 }
 
 function renderWho() {
@@ -86,13 +91,24 @@ function renderWho() {
     return;
   }
   who.hidden = false;
-  setText(who, `${S.me.name} · ${pointsText(S.me.total_score ?? 0)}`);
-  setText("lobby-who", `Joined as ${S.me.name} (${S.me.student_id}).`);
+  setT(who, "student.who", { name: S.me.name, count: roundScore(S.me.total_score ?? 0) });
+  setT("lobby-who", "lobby.joined_as", { name: S.me.name, id: S.me.student_id });
 }
 
-function showLoading(message) {
-  setText("loading-msg", message);
+function showLoading(key) {
+  setT("loading-msg", key);
   showView("view-loading");
+}
+
+/** "Question 3 of 10" (or "Question 3" before the total is known), as [key, params] for setT. */
+function counter(idx) {
+  return S.totalQuestions ? ["question.counter", { n: idx + 1, total: S.totalQuestions }] : ["question.counter_open_end", { n: idx + 1 }];
+}
+
+/** The text for a refusal: the catalog's for a known code, else the server's own words. */
+function errorText(code, serverMessage) {
+  if (code && hasKey(`errors.${code}`)) return t(`errors.${code}`);
+  return serverMessage || t("errors.unknown");
 }
 
 // ------------------------------------------------------------------ join
@@ -101,7 +117,7 @@ function fieldError(inputId, errorId, message) {
   const input = $(inputId);
   const err = $(errorId);
   if (message) {
-    err.textContent = message;
+    setText(err, message);
     err.hidden = false;
     input.setAttribute("aria-invalid", "true");
   } else {
@@ -113,17 +129,19 @@ function fieldError(inputId, errorId, message) {
 
 function formError(message) {
   const node = $("join-error");
-  node.textContent = message || "";
+  setText(node, message || "");
   node.hidden = !message;
 }
 
+/** Back to the join form; `notice` is a catalog key saying why (or empty). */
 function showJoin(notice = "") {
   stopSocket();
   S.question = null;
   S.ack = null;
   S.pending = null;
   const n = $("join-notice");
-  n.textContent = notice;
+  if (notice) setT(n, notice);
+  else setText(n, "");
   n.hidden = !notice;
   if (S.me) {
     // Convenience after a reset: the same device usually re-joins as the same person.
@@ -134,16 +152,20 @@ function showJoin(notice = "") {
   renderWho();
   $("join-button").disabled = false;
   showView("view-join");
-  if (notice) announce(notice);
+  if (notice) announce(t(notice));
 }
+
+// Which field a join refusal is about; the rest are shown under the button.
+const ID_ERRORS = new Set(["bad_student_id", "duplicate_student_id", "not_on_roster"]);
+const NAME_ERRORS = new Set(["bad_name"]);
 
 async function onJoinSubmit(ev) {
   ev.preventDefault();
   formError("");
   const studentId = $("student-id").value.trim();
   const name = $("student-name").value.trim();
-  fieldError("student-id", "student-id-error", studentId ? "" : "Enter your student ID.");
-  fieldError("student-name", "student-name-error", name ? "" : "Enter your name.");
+  fieldError("student-id", "student-id-error", studentId ? "" : t("join.id_missing"));
+  fieldError("student-name", "student-name-error", name ? "" : t("join.name_missing"));
   if (!studentId) {
     $("student-id").focus();
     return;
@@ -154,7 +176,7 @@ async function onJoinSubmit(ev) {
   }
   const button = $("join-button");
   button.disabled = true;
-  button.textContent = "Joining…";
+  setT(button, "join.button_busy");
   try {
     const res = await fetchJson("/join", { method: "POST", body: { student_id: studentId, name } });
     if (res.ok && res.data) {
@@ -162,36 +184,28 @@ async function onJoinSubmit(ev) {
       $("join-notice").hidden = true;
       S.justJoined = true;
       renderWho();
-      showLoading("Joining…");
+      showLoading("loading.joining");
       startSocket();
       return;
     }
-    const code = res.data && res.data.error;
-    if (res.status === 409 || code === "duplicate_student_id") {
-      fieldError("student-id", "student-id-error", "That ID has already joined. If it is yours, ask the instructor to clear it.");
+    const code = String((res.data && res.data.error) || (res.status === 429 ? "rate_limited" : ""));
+    const serverMessage = res.data && res.data.message;
+    if (ID_ERRORS.has(code)) {
+      fieldError("student-id", "student-id-error", errorText(code, serverMessage));
       $("student-id").focus();
-    } else if (res.status === 400) {
-      const message = (res.data && res.data.message) || "Please check your student ID and name.";
-      const c = String(code || "");
-      if (c.includes("name")) {
-        fieldError("student-name", "student-name-error", message);
-        $("student-name").focus();
-      } else if (c.includes("id")) {
-        fieldError("student-id", "student-id-error", message);
-        $("student-id").focus();
-      } else {
-        formError(message);
-      }
-    } else if (res.status === 429) {
-      formError("Too many attempts. Wait a moment and try again.");
+    } else if (NAME_ERRORS.has(code)) {
+      fieldError("student-name", "student-name-error", errorText(code, serverMessage));
+      $("student-name").focus();
+    } else if (code) {
+      formError(errorText(code, serverMessage));
     } else {
-      formError(`Could not join (error ${res.status}). Try again.`);
+      formError(t("join.failed_status", { status: String(res.status) }));
     }
   } catch {
-    formError("Could not reach the quiz server. Check your connection and try again.");
+    formError(t("join.network"));
   } finally {
     button.disabled = false;
-    button.textContent = "Join";
+    setT(button, "join.button");
   }
 }
 
@@ -210,11 +224,11 @@ function startSocket() {
     onFatal: (code) => {
       S.sock = null;
       if (code === 4002) {
-        showJoin("The session was reset, or you were removed by the instructor. Join again.");
+        showJoin("join.notice_reset");
       } else if (S.justJoined && !S.gotMessageSinceConnect) {
-        showJoin("You joined, but this browser did not keep the sign-in cookie. Allow cookies for this site and join again.");
+        showJoin("join.notice_no_cookie");
       } else {
-        showJoin("Your sign-in is no longer valid. Join again.");
+        showJoin("join.notice_invalid");
       }
     },
   });
@@ -248,7 +262,7 @@ function onMessage(msg, receivedAt) {
     case "session_ended":
       return onEnded(msg);
     case "session_reset":
-      return showJoin("The session was reset, or you were removed by the instructor. Join again.");
+      return showJoin("join.notice_reset");
     case "error":
       return onError(msg);
     default:
@@ -267,7 +281,7 @@ function onState(msg) {
     S.ack = null;
     S.pending = null;
     showView("view-lobby");
-    if (previous !== "lobby") announce("Waiting for the instructor to start.");
+    if (previous !== "lobby") announce(t("lobby.waiting"));
   } else if (msg.state === "between_questions") {
     // No payload comes with this state on reconnect: show what we know.
     const nextIdx = msg.current_question_idx === null || msg.current_question_idx === undefined ? null : Number(msg.current_question_idx) + 1;
@@ -275,7 +289,7 @@ function onState(msg) {
     refreshMe();
   } else if (S.view === "view-loading" || S.view === "view-join") {
     // question_open / question_closed / finished: the snapshot follows.
-    showLoading("Loading the current question…");
+    showLoading("loading.current_question");
   }
 }
 
@@ -286,7 +300,7 @@ async function refreshMe() {
       S.me.total_score = res.data.total_score;
       renderWho();
       if (S.view === "view-between" && !$("between-rank").dataset.fromServer) {
-        setText("between-rank", `You have ${pointsText(res.data.total_score)}.`);
+        setT("between-rank", "rank.total_only", { count: roundScore(res.data.total_score) });
       }
     }
   } catch {
@@ -317,27 +331,27 @@ function onQuestionOpen(msg, receivedAt) {
   renderQuestion(q);
   showView("view-question");
   countdown.start(msg.remaining_ms ?? q.time_limit * 1000, receivedAt);
-  if (!sameQuestion) announce(`Question ${idx + 1}${S.totalQuestions ? ` of ${S.totalQuestions}` : ""}: ${q.text}`);
+  if (!sameQuestion) announce(t("question.announce", { counter: t(...counter(idx)), text: q.text }));
 
   if (S.ack) {
-    markAnswer(S.ack.answer, ackText(S.ack));
+    markAnswer(S.ack.answer, ...ackMessage(S.ack));
   } else if (S.pending) {
     // Sent before a reconnect and never acknowledged: send again. The server
     // answers a repeat with the first ack, so this is safe.
-    markAnswer(S.pending.answer, "Sending your answer…");
+    markAnswer(S.pending.answer, "question.sending");
     if (!S.sock || !S.sock.send({ type: "submit", question_idx: idx, answer: S.pending.answer })) {
       S.pending = null;
-      unlockAnswers("Not connected. Tap your answer again when the connection is back.");
+      unlockAnswers("question.resend_failed");
     }
   } else if (Number(msg.remaining_ms) <= 0) {
     S.timeUp = true;
     lockAnswers();
-    setText("question-status", "Time's up. Waiting for the results…");
+    setT("question-status", "question.time_up");
   }
 }
 
 function renderQuestion(q) {
-  setText("question-count", `Question ${q.idx + 1}${S.totalQuestions ? ` of ${S.totalQuestions}` : ""}`);
+  setT("question-count", ...counter(q.idx));
   setText("question-text", q.text);
   setText("question-status", "");
   setText("timer-text", fmtCountdown(q.time_limit * 1000));
@@ -353,8 +367,9 @@ function renderQuestion(q) {
         "aria-keyshortcuts": key,
       },
       el("span", { class: "answer-letter", "aria-hidden": "true" }, key),
-      el("span", { class: "visually-hidden" }, `Option ${key}: `),
-      el("span", { class: "answer-text" }, q.options[key]),
+      tEl("span", { class: "visually-hidden" }, "question.option", { key }),
+      " ",
+      el("span", { class: "answer-text", dir: "auto" }, q.options[key]),
       el("span", { class: "answer-badge" }),
     ),
   );
@@ -374,60 +389,70 @@ function lockAnswers() {
   for (const b of answerButtons()) b.setAttribute("aria-disabled", "true");
 }
 
-function unlockAnswers(status) {
+/** Unlock the buttons; `status` is a catalog key (or empty), or `statusText` plain text. */
+function unlockAnswers(status, statusText = null) {
   S.locked = false;
   $("answers").classList.remove("locked");
   for (const b of answerButtons()) {
     b.removeAttribute("aria-disabled");
     b.setAttribute("aria-pressed", "false");
     b.classList.remove("chosen");
-    b.querySelector(".answer-badge").textContent = "";
+    setText(b.querySelector(".answer-badge"), "");
   }
-  setText("question-status", status || "");
-  if (status) announce(status);
+  if (statusText !== null) setText("question-status", statusText);
+  else if (status) setT("question-status", status);
+  else setText("question-status", "");
+  const said = statusText ?? (status ? t(status) : "");
+  if (said) announce(said);
 }
 
-function markAnswer(answer, status) {
+/** Mark `answer` as the student's and show the status message `key` (with `params`). */
+function markAnswer(answer, key, params = null) {
   lockAnswers();
   for (const b of answerButtons()) {
     const chosen = b.dataset.key === answer;
     b.classList.toggle("chosen", chosen);
     b.setAttribute("aria-pressed", chosen ? "true" : "false");
-    b.querySelector(".answer-badge").textContent = chosen ? "Your answer" : "";
+    const badge = b.querySelector(".answer-badge");
+    if (chosen) setT(badge, "question.your_answer");
+    else setText(badge, "");
   }
-  setText("question-status", status);
+  setT("question-status", key, params);
 }
 
-function ackText(ack) {
-  return `Answer received, ${pointsText(ack.score)}.`;
+// While the question is open the ack confirms only which answer arrived: no points and no
+// right or wrong, which would tell the hall the answer (those come with question_closed).
+function ackMessage(ack) {
+  return ["question.ack", { answer: ack.answer }];
 }
 
 function choose(answer) {
   if (!S.question || S.locked || S.view !== "view-question") return;
   const idx = S.question.idx;
   if (!S.sock || !S.sock.send({ type: "submit", question_idx: idx, answer })) {
-    setText("question-status", "Not connected right now. Wait for “Connected” and tap again.");
-    announce("Not connected. Try again in a moment.");
+    setT("question-status", "question.not_connected");
+    announce(t("question.not_connected_short"));
     return;
   }
   S.pending = { idx, answer };
-  markAnswer(answer, "Sending your answer…");
+  markAnswer(answer, "question.sending");
 }
 
 function onSubmitAck(msg) {
   const idx = Number(msg.question_idx);
   if (S.pending && S.pending.idx === idx) S.pending = null;
   if (!S.question || S.question.idx !== idx) return;
-  S.ack = { question_idx: idx, answer: msg.answer, score: msg.score, elapsed_ms: msg.elapsed_ms };
+  // The ack's score (if a server still sends one) is deliberately not kept.
+  S.ack = { question_idx: idx, answer: msg.answer };
   if (S.view === "view-question") {
-    const text = ackText(S.ack);
-    markAnswer(msg.answer, text);
-    announce(text);
+    const [key, params] = ackMessage(S.ack);
+    markAnswer(msg.answer, key, params);
+    announce(t(key, params));
   }
 }
 
 function onError(msg) {
-  const message = msg.message || "Something went wrong.";
+  const message = errorText(msg.code, msg.message);
   if (S.pending) {
     S.pending = null;
     if (msg.code === "not_open" || msg.code === "time_expired") {
@@ -435,12 +460,12 @@ function onError(msg) {
       for (const b of answerButtons()) {
         b.classList.remove("chosen");
         b.setAttribute("aria-pressed", "false");
-        b.querySelector(".answer-badge").textContent = "";
+        setText(b.querySelector(".answer-badge"), "");
       }
       setText("question-status", message);
       announce(message);
     } else {
-      unlockAnswers(message);
+      unlockAnswers("", message);
     }
     return;
   }
@@ -450,15 +475,40 @@ function onError(msg) {
 
 // ------------------------------------------------------------------ results
 
+/** An option as [key, params] for setT ("B: 4", "No answer"), or [null, "B"] when its text is unknown. */
 function optionLabel(q, key) {
-  if (!key) return "No answer";
+  if (!key) return ["reveal.no_answer", null];
   const text = q && q.options ? q.options[key] : undefined;
-  return text === undefined ? key : `${key}: ${text}`;
+  return text === undefined ? [null, key] : ["common.option", { key, text }];
+}
+
+/** setT for a [key, params] pair; [null, text] sets plain text. */
+function setMessage(node, [key, params]) {
+  if (key) setT(node, key, params);
+  else setText(node, params);
+}
+
+function messageText([key, params]) {
+  return key ? t(key, params) : params;
+}
+
+/** Rank and total as [key, params] for setT ([null, null] when there is nothing to say). */
+function rankMessage(rank, total) {
+  if (rank === null || rank === undefined) {
+    return total === null || total === undefined ? [null, null] : ["rank.total_only", { count: roundScore(total) }];
+  }
+  return ["rank.with_total", { rank: Number(rank), count: roundScore(total ?? 0) }];
+}
+
+function setRank(node, rank, total) {
+  const [key, params] = rankMessage(rank, total);
+  if (key) setT(node, key, params);
+  else setText(node, "");
 }
 
 function rankText(rank, total) {
-  if (rank === null || rank === undefined) return total === null || total === undefined ? "" : `You have ${pointsText(total)}.`;
-  return `You are #${rank} with ${pointsText(total ?? 0)}.`;
+  const [key, params] = rankMessage(rank, total);
+  return key ? t(key, params) : "";
 }
 
 function renderTop(listId, rows) {
@@ -466,12 +516,12 @@ function renderTop(listId, rows) {
     el(
       "li",
       { class: r.is_you ? "you" : null },
-      el("span", { class: "top-rank" }, `#${r.rank}`),
-      el("span", { class: "top-name" }, r.name, r.is_you ? el("span", { class: "you-badge" }, "You") : null),
+      tEl("span", { class: "top-rank" }, "rank.place", { rank: Number(r.rank) }),
+      el("span", { class: "top-name" }, el("bdi", null, r.name), r.is_you ? tEl("span", { class: "you-badge" }, "common.you") : null),
       el("span", { class: "top-score" }, fmtScore(r.score)),
     ),
   );
-  if (!items.length) items.push(el("li", { class: "empty" }, "No scores yet."));
+  if (!items.length) items.push(tEl("li", { class: "empty" }, "common.no_scores"));
   setChildren($(listId), items);
 }
 
@@ -494,23 +544,23 @@ function onQuestionClosed(msg) {
   result.classList.remove("correct", "wrong", "missed");
   let headline;
   if (!yours) {
-    headline = "No answer";
+    headline = "reveal.missed";
     result.classList.add("missed");
   } else if (yours === correct) {
-    headline = "Correct!";
+    headline = "reveal.correct";
     result.classList.add("correct");
   } else {
-    headline = "Not quite";
+    headline = "reveal.wrong";
     result.classList.add("wrong");
   }
-  setText("reveal-h", headline);
-  setText("reveal-points", `+${pointsText(msg.your_score ?? 0)}`);
-  setText("reveal-count", `Question ${idx + 1}${S.totalQuestions ? ` of ${S.totalQuestions}` : ""}`);
+  setT("reveal-h", headline);
+  setT("reveal-points", "reveal.points", { count: roundScore(msg.your_score ?? 0) });
+  setT("reveal-count", ...counter(idx));
   setText("reveal-question", q ? q.text : "");
-  setText("reveal-correct", optionLabel(q, correct));
-  setText("reveal-yours", optionLabel(q, yours));
+  setMessage("reveal-correct", optionLabel(q, correct));
+  setMessage("reveal-yours", optionLabel(q, yours));
+  setRank("reveal-rank", msg.your_rank, msg.your_total);
   const rank = rankText(msg.your_rank, msg.your_total);
-  setText("reveal-rank", rank);
   const explanation = msg.explanation || "";
   setText("reveal-explanation", explanation);
   $("reveal-explanation-wrap").hidden = !explanation;
@@ -518,17 +568,16 @@ function onQuestionClosed(msg) {
   renderTop("reveal-top", S.lastTop5);
   updateTotal(msg.your_total);
   showView("view-reveal");
-  announce(`${headline}. The correct answer is ${optionLabel(q, correct)}. ${rank}`);
+  announce(t("reveal.announce", { headline: t(headline), answer: messageText(optionLabel(q, correct)), rank }));
 }
 
 function renderBetween(msg) {
   const next = msg.next_idx;
-  setText(
-    "between-h",
-    next === null || next === undefined ? "Get ready for the next question" : `Get ready for question ${Number(next) + 1}${S.totalQuestions ? ` of ${S.totalQuestions}` : ""}`,
-  );
+  if (next === null || next === undefined) setT("between-h", "between.title");
+  else if (S.totalQuestions) setT("between-h", "between.title_n", { n: Number(next) + 1, total: S.totalQuestions });
+  else setT("between-h", "between.title_n_open_end", { n: Number(next) + 1 });
   const rankNode = $("between-rank");
-  setText(rankNode, rankText(msg.your_rank, msg.your_total));
+  setRank(rankNode, msg.your_rank, msg.your_total);
   if (msg.your_rank !== null && msg.your_rank !== undefined) rankNode.dataset.fromServer = "1";
   else delete rankNode.dataset.fromServer;
   $("between-top-card").hidden = !(msg.top5 && msg.top5.length);
@@ -542,7 +591,7 @@ function onBetween(msg) {
   if (msg.top5) S.lastTop5 = msg.top5;
   updateTotal(msg.your_total);
   renderBetween(msg);
-  announce(`Get ready for the next question. ${rankText(msg.your_rank, msg.your_total)}`);
+  announce(t("between.announce", { rank: rankText(msg.your_rank, msg.your_total) }));
 }
 
 function onEnded(msg) {
@@ -550,27 +599,31 @@ function onEnded(msg) {
   S.question = null;
   countdown.stop();
   const answered = msg.questions_answered ?? 0;
-  setText("ended-rank", msg.your_rank ? `You finished #${msg.your_rank}` : "Thanks for playing!");
-  setText("ended-answered", S.totalQuestions ? `${answered} of ${S.totalQuestions}` : String(answered));
-  setText("ended-correct", String(msg.questions_correct ?? 0));
-  setText("ended-total", pointsText(msg.your_total ?? 0));
+  if (msg.your_rank) setT("ended-rank", "ended.rank", { rank: Number(msg.your_rank) });
+  else setT("ended-rank", "ended.thanks");
+  if (S.totalQuestions) setT("ended-answered", "ended.answered_of", { count: Number(answered), total: S.totalQuestions });
+  else setText("ended-answered", fmtScore(answered));
+  setText("ended-correct", fmtScore(msg.questions_correct ?? 0));
+  setT("ended-total", "common.points", { count: roundScore(msg.your_total ?? 0) });
   renderTop("ended-top", msg.final_top5);
   updateTotal(msg.your_total);
   showView("view-ended");
-  announce(`Quiz finished. ${rankText(msg.your_rank, msg.your_total)}`);
+  announce(t("ended.announce", { rank: rankText(msg.your_rank, msg.your_total) }));
 }
 
 // ------------------------------------------------------------------ focus / visibility events
 
+// The dashboard counts blur and hidden events as tab switches. A reload or a navigation
+// away also hides the page (and may blur it) on its way out, and must not count: so a
+// leaving event (blur, visibility_hidden) is held for LEAVE_GRACE_MS and sent only if
+// the page is still alive then, or sooner when the page comes back (focus, visible).
+// pagehide, which a reload or navigation fires, drops what is held and silences the page.
+const LEAVE_GRACE_MS = 1000;
 const lastEventAt = new Map();
+const heldEvents = new Map(); // kind -> {timer, body}
+let unloading = false;
 
-function postEvent(kind) {
-  if (!S.me || !S.sock) return;
-  const now = performance.now();
-  if (now - (lastEventAt.get(kind) || -Infinity) < 300) return; // a burst counts once
-  lastEventAt.set(kind, now);
-  const body = { kind };
-  if (S.question && S.sessionState === "question_open") body.question_idx = S.question.idx;
+function sendEvent(body) {
   fetch("/event", {
     method: "POST",
     headers: { "Content-Type": "application/json" },
@@ -580,10 +633,47 @@ function postEvent(kind) {
   }).catch(() => {});
 }
 
+function flushHeld() {
+  for (const [kind, held] of heldEvents) {
+    window.clearTimeout(held.timer);
+    heldEvents.delete(kind);
+    sendEvent(held.body);
+  }
+}
+
+function postEvent(kind) {
+  if (!S.me || !S.sock || unloading) return;
+  const now = performance.now();
+  if (now - (lastEventAt.get(kind) || -Infinity) < 300) return; // a burst counts once
+  lastEventAt.set(kind, now);
+  const body = { kind };
+  if (S.question && S.sessionState === "question_open") body.question_idx = S.question.idx;
+  if (kind === "blur" || kind === "visibility_hidden") {
+    if (heldEvents.has(kind)) return;
+    const timer = window.setTimeout(() => {
+      heldEvents.delete(kind);
+      if (!unloading) sendEvent(body);
+    }, LEAVE_GRACE_MS);
+    heldEvents.set(kind, { timer, body });
+    return;
+  }
+  flushHeld(); // back before the grace ran out: the page stayed open, so the switch was real
+  sendEvent(body);
+}
+
 window.addEventListener("blur", () => postEvent("blur"));
 window.addEventListener("focus", () => postEvent("focus"));
 document.addEventListener("visibilitychange", () => {
   postEvent(document.visibilityState === "hidden" ? "visibility_hidden" : "visibility_visible");
+});
+window.addEventListener("pagehide", () => {
+  unloading = true;
+  for (const held of heldEvents.values()) window.clearTimeout(held.timer);
+  heldEvents.clear();
+});
+// Back from the back/forward cache: the page is alive again.
+window.addEventListener("pageshow", (ev) => {
+  if (ev.persisted) unloading = false;
 });
 
 // ------------------------------------------------------------------ wiring
@@ -609,7 +699,7 @@ document.addEventListener("keydown", (ev) => {
 });
 
 async function boot(attempt = 0) {
-  showLoading("Connecting to the quiz…");
+  showLoading("loading.connecting");
   try {
     const res = await fetchJson("/me");
     if (res.status === 200 && res.data) {
@@ -623,9 +713,12 @@ async function boot(attempt = 0) {
     }
   } catch {
     const delay = Math.min(10000, 500 * 2 ** attempt) * (0.5 + Math.random() / 2);
-    showLoading("Can't reach the quiz server. Retrying…");
+    showLoading("loading.retrying");
     window.setTimeout(() => boot(attempt + 1), delay);
   }
 }
 
+// The language first, so that nothing is shown in the wrong one; a change in the menu
+// re-translates what is on the page (see i18n.js: every message was set with setT).
+await initPageLanguage({ storageKey: LANGUAGE_KEY, followBrowser: true, menu: $("lang-select") });
 boot();

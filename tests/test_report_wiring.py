@@ -373,7 +373,7 @@ async def test_report_routes_need_the_instructor(tmp_path: Path) -> None:
         async with httpx.AsyncClient(base_url=running.url, timeout=WAIT_S) as browser_like:
             browser_like.cookies.set(INSTRUCTOR_COOKIE, cookie)
             assert (await browser_like.get("/report")).status_code == 200
-        assert 'href="/report"' in dashboard.text and 'data-i18n="dashboard.report"' in dashboard.text
+        assert 'href="/report"' in dashboard.text and 'data-i18n="controls.report"' in dashboard.text
 
 
 async def test_the_report_keeps_its_own_content_security_policy(tmp_path: Path) -> None:

@@ -1,9 +1,19 @@
-"""The HTML pages, their static files and the health check."""
+"""The HTML pages, their static files and the health check.
+
+Each page is served in a language: the student page in the best match for the browser's
+Accept-Language among the shipped catalogs (static/locales/), the projector and dashboard
+in the server's configured language. The page's `<html lang dir>` is set to it and a
+`<meta name="quiz-language">` tells static/i18n.js which catalog to load.
+"""
 from __future__ import annotations
 
 import functools
+import html
+import re
+from collections.abc import Iterable
 from pathlib import Path
 
+import trio
 from quart import Blueprint, Response, jsonify, request, send_from_directory
 
 import server
@@ -27,19 +37,89 @@ def static_dir() -> Path:
     raise FileNotFoundError("static files not found next to the server package")
 
 
+DEFAULT_LANGUAGE = "en"
+# Catalogs for testing layouts (static/locales/en-XA.json): chosen only by `?lang=`, never negotiated.
+PSEUDO_LANGUAGES = frozenset({"en-XA"})
+RIGHT_TO_LEFT = frozenset({"ar"})
+# <html lang> where the catalog's name says less than BCP 47 can ("zh" is Simplified Chinese).
+DOCUMENT_TAGS = {"zh": "zh-Hans"}
+_HTML_TAG = re.compile(r"<html\b[^>]*>", re.IGNORECASE)
+_CHARSET_META = re.compile(r"<meta charset=[^>]*>", re.IGNORECASE)
+
+
+@functools.cache
+def shipped_languages() -> tuple[str, ...]:
+    """The catalogs a browser or the configuration can be matched to, English first."""
+    found = sorted(path.stem for path in (static_dir() / "locales").glob("*.json"))
+    others = [name for name in found if name != DEFAULT_LANGUAGE and name not in PSEUDO_LANGUAGES]
+    return (DEFAULT_LANGUAGE, *others)
+
+
+def match_language(preferences: Iterable[str], available: Iterable[str]) -> str | None:
+    """The catalog for the first preference that has one: an exact match, or its primary language.
+
+    "de-CH" gets "de" and "zh-CN" gets "zh"; the same rule as matchLanguage in static/i18n.js.
+    """
+    catalogs = list(available)
+    by_lower = {name.lower(): name for name in catalogs}
+    for preference in preferences:
+        wanted = preference.strip().replace("_", "-").lower()
+        if not wanted or wanted == "*":
+            continue
+        match = by_lower.get(wanted) or by_lower.get(wanted.split("-")[0])
+        if match is not None:
+            return match
+    return None
+
+
+def browser_language() -> str:
+    """The best shipped catalog for the request's Accept-Language (English when none fits)."""
+    wanted = [value for value, quality in request.accept_languages if quality > 0]
+    return match_language(wanted, shipped_languages()) or DEFAULT_LANGUAGE
+
+
+def configured_language(settings: object) -> str:
+    """The server's language for the projector and dashboard: `settings.language` if set, matched to a catalog."""
+    configured = getattr(settings, "language", None) or DEFAULT_LANGUAGE
+    return match_language([str(configured)], shipped_languages()) or DEFAULT_LANGUAGE
+
+
+def localize_page(text: str, language: str) -> str:
+    """The page's HTML with `<html lang dir>` for `language` and the quiz-language meta tag."""
+    tag = html.escape(DOCUMENT_TAGS.get(language, language), quote=True)
+    direction = "rtl" if language in RIGHT_TO_LEFT else "ltr"
+    text = _HTML_TAG.sub(f'<html lang="{tag}" dir="{direction}">', text, count=1)
+    meta = f'<meta name="quiz-language" content="{html.escape(language, quote=True)}">'
+    charset = _CHARSET_META.search(text)
+    if charset is None:
+        return text.replace("<head>", f"<head>\n  {meta}", 1)
+    return f"{text[: charset.end()]}\n  {meta}{text[charset.end() :]}"
+
+
+async def page_response(name: str, language: str, *, varies_by_browser: bool = False) -> Response:
+    """One of the HTML pages, served in `language` (it depends on the request, so never cached as is)."""
+    text = await trio.Path(static_dir() / name).read_text(encoding="utf-8")
+    response = Response(localize_page(text, language), content_type="text/html; charset=utf-8")
+    response.headers["Content-Language"] = DOCUMENT_TAGS.get(language, language)
+    response.headers["Cache-Control"] = "no-cache"
+    if varies_by_browser:
+        response.headers["Vary"] = "Accept-Language"
+    return response
+
+
 pages = Blueprint("pages", __name__)
 
 
 @pages.get("/")
 async def student_page() -> Response:
-    """The student's page."""
-    return await send_from_directory(static_dir(), "student.html")
+    """The student's page, in the browser's language."""
+    return await page_response("student.html", browser_language(), varies_by_browser=True)
 
 
 @pages.get("/projector")
 async def projector_page() -> Response:
-    """The projector's page (public: it never shows who answered what)."""
-    return await send_from_directory(static_dir(), "projector.html")
+    """The projector's page (public: it never shows who answered what), in the server's language."""
+    return await page_response("projector.html", configured_language(quiz_app().room.settings))
 
 
 @pages.get("/instructor")
@@ -51,7 +131,7 @@ async def instructor_page() -> Response:
     if not cookie_ok and not tokens_equal(token, app.admin_token):
         await refuse_instructor(request.remote_addr or "?")
         return Response(INSTRUCTOR_TOKEN_REQUIRED_PAGE, status=401, content_type="text/html; charset=utf-8")
-    response = await send_from_directory(static_dir(), "instructor.html")
+    response = await page_response("instructor.html", configured_language(app.room.settings))
     if token and not cookie_ok:
         cookie = app.signer.instructor_cookie(app.admin_token, app.room.clock.now_ms())
         set_cookie(response, INSTRUCTOR_COOKIE, cookie, INSTRUCTOR_COOKIE_MAX_AGE_S)
