@@ -45,7 +45,7 @@ HTTP_ERROR_CODES = {
     "bad_json", "bad_student_id", "bad_name", "duplicate_student_id", "not_joined", "bad_event", "bad_question",
     "bad_answer", "not_open", "time_expired", "bad_message", "unknown_command", "confirmation_required",
     "bad_time_limit", "already_asked", "session_finished", "bad_state", "unknown_student", "bad_format",
-    "unauthorized", "not_found", "method_not_allowed", "body_too_large", "bad_request",
+    "unauthorized", "not_found", "method_not_allowed", "body_too_large", "bad_request", "unsupported_media_type",
 }
 WS_ERROR_CODES = HTTP_ERROR_CODES | {"rate_limited"}
 CONTROL_ERROR_CODES = HTTP_ERROR_CODES | {"line_too_long", "idle_timeout", "busy"}
@@ -288,7 +288,9 @@ def test_join_refuses_any_malformed_body(student_side: dict[str, Any], body: byt
     server: ServerThread = student_side["server"]
     before = snapshot(server)
     response = server.request("POST", "/join", content=body, headers={"Content-Type": content_type} if content_type else {})
-    check_http(response, {200, 400, 409, 413})
+    check_http(response, {200, 400, 409, 413, 415})
+    if content_type not in ("application/json", "") and len(body) <= MAX_BODY_BYTES:
+        assert response.status_code == 415  # what another site's page can send without a preflight
     if response.status_code != 200:
         assert snapshot(server) == before
 

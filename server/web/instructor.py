@@ -32,6 +32,6 @@ async def admin_command(command: str) -> Response:
     if not instructor_authorized(request.cookies, request.headers, request.args):
         return await instructor_required()
     # No body means no arguments; a chunked one (no Content-Length) is read like any other.
-    body = await json_body() if (await request.get_data()).strip() else {}
+    body = await json_body(empty_is_empty_object=True)
     result = await commands.run_command(quiz_app().room, command, body)
     return jsonify({"ok": True, "result": result})

@@ -9,12 +9,14 @@ import json
 import logging
 from typing import Any
 
-from quart import Blueprint, Response, jsonify, request
+from quart import Blueprint, Response, jsonify, request, websocket
+from quart.wrappers import BaseRequestWebsocket
 from werkzeug.exceptions import HTTPException
 
 from server.auth import INSTRUCTOR_COOKIE, STUDENT_COOKIE, StudentIdentity, tokens_equal
 from server.session.errors import RoomError
 from server.session.model import Participant
+from server.web.origin import RefusalLog, cross_origin_reason, server_origin
 from server.web.quiz_app import quiz_app
 
 log = logging.getLogger("quizctl.http")
@@ -27,6 +29,9 @@ CONTENT_SECURITY_POLICY = (
 # Responses that carry a participant's own data or the class's results: never cached.
 NO_STORE_PATHS = ("/me", "/export.csv")
 HTTP_ERROR_CODES = {404: "not_found", 405: "method_not_allowed", 413: "body_too_large"}
+# Methods that change nothing: any page may send them (GET routes stay open to links and bookmarks).
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+JSON_MEDIA_TYPE = "application/json"
 
 security = Blueprint("security", __name__)
 
@@ -41,6 +46,24 @@ async def read_the_whole_body() -> None:
     # Hypercorn 0.18's kept-alive connection stuck: the client's next request on it hangs.
     # Reading it first keeps every connection usable.
     await request.get_data()
+
+
+@security.before_app_request
+async def refuse_other_sites_requests() -> Response | None:
+    """403 `cross_origin` for a state-changing request sent by another site's page (see server.web.origin)."""
+    if request.method in SAFE_METHODS:
+        return None
+    return cross_origin_refusal(request, f"{request.method} {request.path}")
+
+
+@security.before_app_websocket
+async def refuse_other_sites_websockets() -> Response | None:
+    """Every websocket opened by another site's page: its handshake is answered 403 `cross_origin`, never accepted.
+
+    The projector's socket too: it only reads what the hall sees, but no page elsewhere
+    needs it, and a refused reader costs nothing.
+    """
+    return cross_origin_refusal(websocket, f"websocket {websocket.path}")
 
 
 @security.after_app_request
@@ -82,6 +105,18 @@ async def handle_unexpected(exc: Exception) -> Response:
 # ---------------------------------------------------------------- responses and bodies
 
 
+def cross_origin_refusal(incoming: BaseRequestWebsocket, route: str) -> Response | None:
+    """The 403 for a request or handshake from another site's page (logged), or None when it may go on."""
+    app = quiz_app()
+    own = server_origin(app.room.settings.public_url, incoming.scheme, incoming.headers.get("Host"))
+    reason = cross_origin_reason(incoming.headers.getlist("Origin"), incoming.headers.get("Sec-Fetch-Site"), own)
+    if reason is None:
+        return None
+    refusals: RefusalLog = app.extensions.setdefault("origin_refusals", RefusalLog())
+    refusals.refused(incoming.remote_addr or "?", route, reason)
+    return error_response("cross_origin", "Requests from another site's page are refused.", 403)
+
+
 def error_response(code: str, message: str, status: int) -> Response:
     """`{"error": code, "message": message}` with `status`."""
     response = jsonify({"error": code, "message": message})
@@ -98,9 +133,24 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
-async def json_body() -> dict[str, Any]:
-    """The request body as a JSON object, or RoomError `bad_json`."""
+async def json_body(*, empty_is_empty_object: bool = False) -> dict[str, Any]:
+    """The request body as a JSON object: RoomError `unsupported_media_type` or `bad_json` otherwise.
+
+    A body that declares a type must declare `application/json` (parameters such as a
+    charset are allowed): `text/plain` and the form encodings are what an HTML form or a
+    script on another site can send without a CORS preflight, so they are refused (415)
+    before the body is read. A body without a Content-Type is read as JSON: non-browser
+    clients send it (`quizctl` scripts, httpx's `content=`), and a browser sends one only
+    from a script, with an `Origin` the origin check has already judged. With
+    `empty_is_empty_object` an empty body is `{}` (an operator command without arguments).
+    """
     raw = await request.get_data(cache=False, as_text=False, parse_form_data=False)
+    if "Content-Type" in request.headers and request.mimetype != JSON_MEDIA_TYPE:
+        raise RoomError(
+            "unsupported_media_type", "Send the body as JSON, with Content-Type: application/json.", 415
+        )
+    if empty_is_empty_object and not raw.strip():
+        return {}
     try:
         body = strict_json_loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:

@@ -6,7 +6,6 @@ its own cancel scope; the room only ever queues text on it.
 from __future__ import annotations
 
 import json
-
 from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any
