@@ -307,6 +307,21 @@ async def test_a_text_plain_admin_post_from_another_page_opens_nothing(tmp_path:
             assert response.status_code == 200 and room.state is SessionState.QUESTION_OPEN
 
 
+async def test_with_a_public_url_the_address_a_page_was_opened_at_is_still_its_own(
+    tmp_path: Path, tiny_pool: Pool
+) -> None:
+    """The dashboard opened at the laptop's own address (not the public URL) keeps working."""
+    async with victim(tmp_path, tiny_pool, PUBLIC_URL) as target:
+        own = target.server.url  # http://127.0.0.1:PORT: the Host this request is sent to
+        async with httpx.AsyncClient(base_url=own, timeout=WAIT_S) as http:
+            response = await http.post("/admin/next", json={}, headers={"Origin": own, "Cookie": target.instructor_cookie})
+            assert response.status_code == 200 and target.server.room.state is SessionState.QUESTION_OPEN
+            sibling = await http.post(
+                "/admin/close", json={}, headers={"Origin": "http://127.0.0.2:1", "Cookie": target.instructor_cookie}
+            )
+            assert sibling.status_code == 403 and target.server.room.state is SessionState.QUESTION_OPEN
+
+
 # ---------------------------------------------------------------- media types
 
 

@@ -86,11 +86,14 @@ def server_origin(public_url: str | None, scheme: str, host_header: str | None) 
     return parse_origin(f"{page_scheme}://{host_header}")
 
 
-def cross_origin_reason(origins: list[str], fetch_site: str | None, own: Origin | None) -> str | None:
+def cross_origin_reason(
+    origins: list[str], fetch_site: str | None, own: Origin | None, *also: Origin | None
+) -> str | None:
     """Why a request carrying these headers comes from another site's page, or None when it may act.
 
     `origins` are the request's Origin header values, `fetch_site` its Sec-Fetch-Site, `own`
-    this server's origin (see `server_origin`).
+    this server's origin (see `server_origin`); `also` other origins this server answers at
+    (the Host the request itself was sent to: a browser cannot forge it).
     """
     if len(origins) > 1:
         return "more than one Origin header"
@@ -99,7 +102,7 @@ def cross_origin_reason(origins: list[str], fetch_site: str | None, own: Origin 
     if not origins:
         return None
     origin = parse_origin(origins[0])
-    if origin is None or origin != own:
+    if origin is None or origin not in {own, *also} - {None}:
         return f"Origin {quoted(origins[0])} is not this server's origin ({own or 'unknown: no Host header'})"
     return None
 

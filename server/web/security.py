@@ -108,8 +108,12 @@ async def handle_unexpected(exc: Exception) -> Response:
 def cross_origin_refusal(incoming: BaseRequestWebsocket, route: str) -> Response | None:
     """The 403 for a request or handshake from another site's page (logged), or None when it may go on."""
     app = quiz_app()
-    own = server_origin(app.room.settings.public_url, incoming.scheme, incoming.headers.get("Host"))
-    reason = cross_origin_reason(incoming.headers.getlist("Origin"), incoming.headers.get("Sec-Fetch-Site"), own)
+    host = incoming.headers.get("Host")
+    own = server_origin(app.room.settings.public_url, incoming.scheme, host)
+    # With --public-url, a page opened at the address the request went to (the laptop's own
+    # localhost, say) is the same origin too; a sibling subdomain's page sends another Host.
+    served_at = server_origin(None, incoming.scheme, host)
+    reason = cross_origin_reason(incoming.headers.getlist("Origin"), incoming.headers.get("Sec-Fetch-Site"), own, served_at)
     if reason is None:
         return None
     refusals: RefusalLog = app.extensions.setdefault("origin_refusals", RefusalLog())
