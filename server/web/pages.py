@@ -158,6 +158,25 @@ async def media(name: str) -> Response:
     return response
 
 
+@pages.get("/session")
+async def session_info() -> Response:
+    """What the join page shows before anyone joins: the quiz's title, whether ids are checked
+    against a class list (then only the id is asked for), the state and the server's language."""
+    room = quiz_app().room
+    response = jsonify(
+        {
+            "title": room.pool.title,
+            "sid": room.record.sid,
+            "state": str(room.state),
+            "roster": room.record.roster is not None,
+            "language": configured_language(room.settings),
+            "total_questions": len(room.pool.questions),
+        }
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 @pages.get("/healthz")
 async def healthz() -> Response:
     """Liveness for monitors: storage health, state and head counts, nothing personal."""
