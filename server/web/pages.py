@@ -8,17 +8,18 @@ in the server's configured language. The page's `<html lang dir>` is set to it a
 from __future__ import annotations
 
 import functools
+import gzip
 import html
 import re
 from collections.abc import Iterable
 from pathlib import Path
 
-import trio
-from quart import Blueprint, Response, jsonify, request, send_from_directory
+from quart import Blueprint, Response, jsonify, request
 
 import server
 from server.auth import INSTRUCTOR_COOKIE, INSTRUCTOR_COOKIE_MAX_AGE_S, tokens_equal
 from server.web.quiz_app import quiz_app
+from server.web.static_assets import IMMUTABLE, REVALIDATE, StaticAssets
 from server.web.security import error_response, instructor_cookie_valid, refuse_instructor, set_cookie
 
 INSTRUCTOR_TOKEN_REQUIRED_PAGE = (
@@ -96,15 +97,33 @@ def localize_page(text: str, language: str) -> str:
     return f"{text[: charset.end()]}\n  {meta}{text[charset.end() :]}"
 
 
+@functools.cache
+def static_assets() -> StaticAssets:
+    """The static files, read, hashed and compressed once per process."""
+    return StaticAssets(static_dir())
+
+
 async def page_response(name: str, language: str, *, varies_by_browser: bool = False) -> Response:
-    """One of the HTML pages, served in `language` (it depends on the request, so never cached as is)."""
-    text = await trio.Path(static_dir() / name).read_text(encoding="utf-8")
-    response = Response(localize_page(text, language), content_type="text/html; charset=utf-8")
+    """One of the HTML pages, served in `language` (it depends on the request, so never cached as is).
+
+    Its scripts and styles are referenced by their content-hashed URLs (see static_assets.py).
+    """
+    body, compressed = localized_page(name, language)
+    gzipped = "gzip" in request.accept_encodings
+    response = Response(compressed if gzipped else body, content_type="text/html; charset=utf-8")
+    if gzipped:
+        response.headers["Content-Encoding"] = "gzip"
     response.headers["Content-Language"] = DOCUMENT_TAGS.get(language, language)
     response.headers["Cache-Control"] = "no-cache"
-    if varies_by_browser:
-        response.headers["Vary"] = "Accept-Language"
+    response.headers["Vary"] = "Accept-Encoding, Accept-Language" if varies_by_browser else "Accept-Encoding"
     return response
+
+
+@functools.lru_cache(maxsize=64)
+def localized_page(name: str, language: str) -> tuple[bytes, bytes]:
+    """A page in a language, as bytes and gzipped (made once per page and language)."""
+    body = localize_page(static_assets().page(name), language).encode("utf-8")
+    return body, gzip.compress(body, compresslevel=9, mtime=0)
 
 
 pages = Blueprint("pages", __name__)
@@ -140,8 +159,22 @@ async def instructor_page() -> Response:
 
 @pages.get("/static/<path:filename>")
 async def static_file(filename: str) -> Response:
-    """The pages' scripts, styles and images (paths that leave the directory are 404)."""
-    return await send_from_directory(static_dir(), filename)
+    """A script, style or catalog: at its hashed URL cached for good, at its plain URL revalidated by ETag.
+
+    Only files read from the static folder at start are served: any other path (one that
+    leaves the folder, say) is 404.
+    """
+    found = static_assets().find(filename)
+    if found is None:
+        return error_response("not_found", "No such file.", 404)
+    asset, immutable = found
+    headers = {"Cache-Control": IMMUTABLE if immutable else REVALIDATE, "ETag": asset.etag, "Vary": "Accept-Encoding"}
+    if request.if_none_match.contains(asset.hashed):
+        return Response(b"", status=304, headers=headers)
+    body = asset.body
+    if asset.gzipped is not None and "gzip" in request.accept_encodings:
+        body, headers["Content-Encoding"] = asset.gzipped, "gzip"
+    return Response(body, content_type=asset.content_type, headers=headers)
 
 
 MEDIA_MAX_AGE_S = 365 * 24 * 3600

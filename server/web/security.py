@@ -74,7 +74,9 @@ async def security_headers(response: Response) -> Response:
     response.headers["Referrer-Policy"] = "no-referrer"
     response.headers["X-Frame-Options"] = "DENY"
     if response.mimetype == "application/json" or request.path in NO_STORE_PATHS:
-        response.headers["Cache-Control"] = "no-store"
+        # Answers about people and state are never stored; a route that set its own policy
+        # (a static catalog, revalidated by its ETag) keeps it.
+        response.headers.setdefault("Cache-Control", "no-store")
     return response
 
 
