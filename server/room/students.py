@@ -151,7 +151,8 @@ class Students:
             raise RoomError("storage_unavailable", "The server cannot save right now; try again.", 503) from exc
         finally:
             self._pending_joins.discard(student_id)
-        log.info("joined: %s (%s)", student_id, name)
+        # Not INFO: a lecture of thousands joining within a minute would flood the terminal (and cost CPU).
+        log.debug("joined: %s (%s)", student_id, name)
         return participant
 
     async def _log_refused_join(self, student_id: str, detail: str | None) -> None:

@@ -181,14 +181,14 @@ async def _protocol_send(self: Any, event: Any) -> None:
         return
     async with self.send_lock:
         try:
-            with trio.CancelScope(shield=True):
-                timeout = getattr(self.config, "send_stall_timeout", SEND_STALL_TIMEOUT_S)
-                with trio.move_on_after(timeout) as deadline:
-                    _sends_in_flight[deadline] = self.config
-                    try:
-                        await self.stream.send_all(event.data)
-                    finally:
-                        del _sends_in_flight[deadline]
+            # One scope: shielded from outside cancellation (as Hypercorn's), ended by its own deadline.
+            timeout = getattr(self.config, "send_stall_timeout", SEND_STALL_TIMEOUT_S)
+            with trio.CancelScope(shield=True, deadline=trio.current_time() + timeout) as deadline:
+                _sends_in_flight[deadline] = self.config
+                try:
+                    await self.stream.send_all(event.data)
+                finally:
+                    del _sends_in_flight[deadline]
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             await self.protocol.handle(Closed())
             return
