@@ -24,12 +24,13 @@ CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 
 class QuizctlGroup(click.Group):
     """Exit 1 on a usage error: exit 2 means "no server reachable" for the operator commands."""
 
-    def main(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+    def main(self, *args: Any, **kwargs: Any) -> Any:
         standalone = kwargs.pop("standalone_mode", True)
+        command_main: Any = super().main  # Click's overloads cannot see through *args
         if not standalone:
-            return super().main(*args, standalone_mode=False, **kwargs)
+            return command_main(*args, standalone_mode=False, **kwargs)
         try:
-            result = super().main(*args, standalone_mode=False, **kwargs)
+            result = command_main(*args, standalone_mode=False, **kwargs)
         except click.UsageError as exc:
             exc.show()
             sys.exit(EXIT_REFUSED)

@@ -5,6 +5,7 @@ A valid signature is necessary but not sufficient: the room also checks that the
 cookie_id still matches the participant row (see Room.authenticate), so a cookie
 issued before `clear-student` or `reset` is dead even though its signature is good.
 """
+
 from __future__ import annotations
 
 import base64
@@ -15,6 +16,7 @@ import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 STUDENT_COOKIE = "quiz_student"
 INSTRUCTOR_COOKIE = "quiz_instructor"
@@ -63,13 +65,13 @@ class Signer:
         digest = hmac.new(self._key, body, hashlib.sha256).digest()
         return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
-    def sign(self, payload: dict) -> str:
+    def sign(self, payload: dict[str, Any]) -> str:
         body = base64.urlsafe_b64encode(
             json.dumps(payload, separators=(",", ":"), sort_keys=True).encode("utf-8")
         ).rstrip(b"=")
         return body.decode("ascii") + "." + self._mac(body)
 
-    def unsign(self, value: str | None) -> dict | None:
+    def unsign(self, value: str | None) -> dict[str, Any] | None:
         if not value or not isinstance(value, str) or len(value) > 2048 or "." not in value:
             return None
         body_text, _, mac = value.rpartition(".")

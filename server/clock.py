@@ -5,6 +5,7 @@ wall time when the room starts and advanced by trio's clock. Under
 `trio.testing.MockClock` the whole room therefore runs on mock time: a 30 s question
 closes in microseconds of real time, and elapsed times and scores stay consistent.
 """
+
 from __future__ import annotations
 
 import time

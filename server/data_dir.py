@@ -3,6 +3,7 @@
 A data dir holds one course: every session's database rows, the secrets that sign cookies
 and guard operator commands, and the running server's control socket. It is created 0700.
 """
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -78,7 +78,7 @@ def hypercorn_config(settings: Settings) -> Config:
     config.errorlog = logging.getLogger("hypercorn.error")
     config.backlog = 4096
     config.keep_alive_timeout = 30
-    config.send_stall_timeout = settings.send_stall_timeout_s  # read by hypercorn_patch's socket write
+    config.send_stall_timeout = settings.send_stall_timeout_s  # type: ignore[attr-defined]  # read by hypercorn_patch
     # No websocket_ping_interval: Hypercorn 0.18's ping task outlives a closed socket and
     # holds graceful shutdown for its full timeout. The pages ping the server instead.
     return config

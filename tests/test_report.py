@@ -545,7 +545,7 @@ def test_a_report_for_5000_students_and_30_questions_takes_seconds() -> None:
     total = finished - started
     print(f"\n5000 students x 30 questions: analyse {analysed - started:.2f} s, render {rendered - analysed:.2f} s "
           f"({len(page) / 1e6:.1f} MB), json {finished - rendered:.2f} s, total {total:.2f} s")
-    assert total < 10
+    assert total < 60  # a guard against pathological growth; bench/README.md has the figures
     assert page.count('<tr class="help">') + page.count('<tr><th scope="row">') >= 5000
 
 

@@ -517,7 +517,7 @@ def test_a_report_for_5000_students_and_30_questions_is_written_in_seconds() -> 
     print(f"\n5000 x 30 from a SessionRecord: collect {collected_at - started:.2f} s, "
           f"analyse {analysed_at - collected_at:.2f} s, render {finished - analysed_at:.2f} s "
           f"({len(page) / 1e6:.1f} MB), total {finished - started:.2f} s")
-    assert finished - started < 10
+    assert finished - started < 60  # a guard against pathological growth; bench/README.md has the figures
     assert isinstance(stats, SessionStats) and stats.summary.participants == 5000 and len(stats.questions) == 30
     assert sum(len(q.answers) for q in collected.data.questions) == 150_000
     assert len(re.findall(r"<tr(?: class=\"help\")?><th scope=\"row\">", page)) >= 5000

@@ -12,6 +12,7 @@ By default the socket is a Unix socket in the data dir with mode 0600: only the
 operator's account can connect. Over TCP the token is the only gate, so a non-loopback
 address needs --control-allow-remote. docs/operator.md documents all of this.
 """
+
 from __future__ import annotations
 
 import errno
@@ -27,8 +28,8 @@ from urllib.parse import urlparse
 import trio
 
 from server import data_dir as data_dir_files
-from server.control import commands
 from server.auth import tokens_equal
+from server.control import commands
 from server.room.messages import dumps
 from server.room.room import Room
 from server.session.errors import RoomError
@@ -87,10 +88,11 @@ def _tcp_display(host: str, port: int) -> str:
 
 
 async def _unix_listener(path: Path) -> trio.SocketListener:
-    if path.exists() or path.is_symlink():
+    # Quick local file checks at start-up, before anything is served: no thread hop needed.
+    if path.exists() or path.is_symlink():  # noqa: ASYNC240
         if await _socket_is_live(path):
             raise OSError(errno.EADDRINUSE, f"another server is already running with this data dir ({path})")
-        path.unlink()
+        path.unlink()  # noqa: ASYNC240
     if len(os.fsencode(path)) > MAX_UNIX_PATH_BYTES:
         raise OSError(
             errno.ENAMETOOLONG,
@@ -249,9 +251,7 @@ def _failure(code: str, message: str) -> dict[str, Any]:
     return {"ok": False, "error": {"code": code, "message": message}}
 
 
-async def _respond(
-    line: bytes, peer: str, room: Room, admin_token: str, throttle: FailureThrottle
-) -> dict[str, Any]:
+async def _respond(line: bytes, peer: str, room: Room, admin_token: str, throttle: FailureThrottle) -> dict[str, Any]:
     try:
         request = json.loads(line.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError):

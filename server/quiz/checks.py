@@ -74,9 +74,7 @@ def check_unknown_keys(obj: dict[str, Any], allowed: tuple[str, ...], location: 
     return typo_targets
 
 
-def require(
-    obj: dict[str, Any], key: str, location: str, typo_targets: set[str], fix: str, problems: Problems
-) -> bool:
+def require(obj: dict[str, Any], key: str, location: str, typo_targets: set[str], fix: str, problems: Problems) -> bool:
     """True when `key` is present; otherwise reports it missing, unless a typo'd key was already reported."""
     if key in obj:
         return True
@@ -85,9 +83,7 @@ def require(
     return False
 
 
-def check_text(
-    value: object, location: str, max_chars: int, problems: Problems, *, may_be_empty: bool = False
-) -> str:
+def check_text(value: object, location: str, max_chars: int, problems: Problems, *, may_be_empty: bool = False) -> str:
     if not isinstance(value, str):
         problems.add(location, f"expected a string, got {describe(value)}", "write the text in double quotes")
         return ""

@@ -320,7 +320,9 @@ class _PoolReader:
         if data.get("image") is not None:
             image = self.load_image(data["image"], data.get("image_alt"), source.location)
         elif data.get("image_alt") is not None:
-            problems.add(source.at("image_alt"), "is given without an image", 'add "image": "figures/name.png" or remove it')
+            problems.add(
+                source.at("image_alt"), "is given without an image", 'add "image": "figures/name.png" or remove it'
+            )
         question_live = _check_bool(data.get("live_results"), source.at("live_results"), problems)
         return {
             "explanation": self.render(explanation, source.at("explanation"), False),
@@ -351,11 +353,15 @@ class _PoolReader:
         """The image beside the pool (checked: alt text, inside the pool's folder, size, type), or None."""
         image_at, alt_at = checks.field(location, "image"), checks.field(location, "image_alt")
         if not isinstance(path, str):
-            self.problems.add(image_at, f"expected a file path, got {checks.describe(path)}", 'write e.g. "figures/heap.png"')
+            self.problems.add(
+                image_at, f"expected a file path, got {checks.describe(path)}", 'write e.g. "figures/heap.png"'
+            )
             return None
         if not isinstance(alt, str) or not alt.strip():
             fix = 'add "image_alt": a short description of the image for screen readers'
-            self.problems.add(alt_at, "is missing" if alt is None else f"is empty or not text ({checks.describe(alt)})", fix)
+            self.problems.add(
+                alt_at, "is missing" if alt is None else f"is empty or not text ({checks.describe(alt)})", fix
+            )
             return None
         if self.base_dir is None:
             self.problems.add(image_at, "images need a pool file to be found beside", "load the pool from a file")
@@ -378,7 +384,9 @@ def _check_bool(value: object, location: str, problems: Problems) -> bool:
     if value is None:
         return False
     if not isinstance(value, bool):
-        problems.add(location, f"expected true or false, got {checks.describe(value)}", "write true or false without quotes")
+        problems.add(
+            location, f"expected true or false, got {checks.describe(value)}", "write true or false without quotes"
+        )
         return False
     return value
 
@@ -387,7 +395,11 @@ def _check_tags(value: object, location: str, problems: Problems) -> tuple[str, 
     if value is None:
         return ()
     if not isinstance(value, list) or len(value) > TAGS_MAX:
-        problems.add(location, f"expected a list of up to {TAGS_MAX} tags, got {checks.describe(value)}", 'write e.g. ["week 3", "sorting"]')
+        problems.add(
+            location,
+            f"expected a list of up to {TAGS_MAX} tags, got {checks.describe(value)}",
+            'write e.g. ["week 3", "sorting"]',
+        )
         return ()
     return tuple(checks.check_text(tag, f"{location}[{i}]", TAG_MAX_CHARS, problems) for i, tag in enumerate(value))
 
@@ -396,7 +408,11 @@ def _check_language(value: object, problems: Problems) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str) or len(value) > LANGUAGE_MAX_CHARS or not _LANGUAGE_RE.fullmatch(value):
-        problems.add("language", f"{checks.describe(value)} is not a language tag", 'write e.g. "en", "de", "fr", "es", "zh", "ar"')
+        problems.add(
+            "language",
+            f"{checks.describe(value)} is not a language tag",
+            'write e.g. "en", "de", "fr", "es", "zh", "ar"',
+        )
         return None
     return value
 

@@ -13,6 +13,7 @@ goes through `esc`, so an answer such as `<script>` is shown, never interpreted.
 Element ids: several charts share one HTML document, so every id inside a chart starts with the
 chart's own id (`chart_id`), which the caller keeps unique.
 """
+
 from __future__ import annotations
 
 import html
@@ -61,9 +62,7 @@ def seconds(ms: float | None) -> str:
 # ---------------------------------------------------------------- the frame every chart shares
 
 
-def _figure(
-    chart_id: str, height: float, title: str, desc: str, body: str, caption: str, *, width: int = WIDTH
-) -> str:
+def _figure(chart_id: str, height: float, title: str, desc: str, body: str, caption: str, *, width: int = WIDTH) -> str:
     cid = safe_id(chart_id)
     layout = "chart side" if width == SIDE_WIDTH else "chart"
     return (
@@ -129,8 +128,10 @@ def distribution_chart(chart_id: str, bars: Sequence[Bar], *, title: str, partic
         width = area * bar.count / peak
         label = ("\u2713 " if bar.right else "") + shorten(bar.label)
         parts.append(_text(label_w - 8, y + 16, label, anchor="end", weight="bold" if bar.right else ""))
-        parts.append(f'<rect x="{label_w}" y="{y + 3}" width="{_n(max(width, 0.5))}" height="{row_h - 6}" '
-                     f"{_bar_fill(cid, bar)}/>")
+        parts.append(
+            f'<rect x="{label_w}" y="{y + 3}" width="{_n(max(width, 0.5))}" height="{row_h - 6}" '
+            f"{_bar_fill(cid, bar)}/>"
+        )
         value = f"{bar.count} ({percent(bar.share)})" + (" right" if bar.right else "")
         parts.append(_text(label_w + width + 6, y + 16, value, size=SMALL))
     height = top * 2 + max(1, len(bars)) * row_h
@@ -176,15 +177,18 @@ def histogram_chart(
         for bar in bins:
             x0, x1 = x_of(bar.lo or lo), x_of(bar.hi or hi)
             h = (base - top) * bar.count / peak
-            parts.append(f'<rect x="{_n(x0)}" y="{_n(base - h)}" width="{_n(max(x1 - x0 - 1, 0.5))}" '
-                         f'height="{_n(max(h, 0.5))}" {_bar_fill(cid, bar)}/>')
+            parts.append(
+                f'<rect x="{_n(x0)}" y="{_n(base - h)}" width="{_n(max(x1 - x0 - 1, 0.5))}" '
+                f'height="{_n(max(h, 0.5))}" {_bar_fill(cid, bar)}/>'
+            )
             mark = f"{RIGHT_MARK} " if bar.right else ""
             parts.append(_text((x0 + x1) / 2, base - h - 4, f"{mark}{bar.count}", anchor="middle", size=SMALL))
         edges = [bins[0].lo or lo] + [bar.hi or hi for bar in bins]
         labelled = 1 if len(edges) <= 6 else 2  # every other edge when they would crowd
         for i, edge in enumerate(edges):
-            parts.append(f'<line x1="{_n(x_of(edge))}" y1="{base}" x2="{_n(x_of(edge))}" y2="{base + 4}" '
-                         f'stroke="{INK}"/>')
+            parts.append(
+                f'<line x1="{_n(x_of(edge))}" y1="{base}" x2="{_n(x_of(edge))}" y2="{base + 4}" stroke="{INK}"/>'
+            )
             text = format_number(edge)
             if i == 0 and bins[0].open:
                 text = "\u2190 less"  # the first bin also holds everything below its edge
@@ -196,8 +200,10 @@ def histogram_chart(
         if right_range is not None:
             r0, r1 = x_of(right_range[0]), x_of(right_range[1])
             y = base + 30
-            parts.append(f'<rect x="{_n(r0)}" y="{y - 6}" width="{_n(max(r1 - r0, 2))}" height="8" '
-                         f'fill="url(#{cid}-hatch)" stroke="{INK}"/>')
+            parts.append(
+                f'<rect x="{_n(r0)}" y="{y - 6}" width="{_n(max(r1 - r0, 2))}" height="8" '
+                f'fill="url(#{cid}-hatch)" stroke="{INK}"/>'
+            )
             range_text = f"{RIGHT_MARK} right: {format_number(right_range[0])} to {format_number(right_range[1])}"
             anchor = "end" if r1 > (left + right_edge) / 2 else "start"
             parts.append(_text(r1 if anchor == "end" else r0, y + 18, range_text, anchor=anchor, weight="bold"))
@@ -205,7 +211,8 @@ def histogram_chart(
     height = base + 58
     range_words = (
         f" The accepted range is {format_number(right_range[0])} to {format_number(right_range[1])}."
-        if right_range is not None else ""
+        if right_range is not None
+        else ""
     )
     desc = (
         f"Histogram of the numbers given by {participants} participants: "
@@ -216,8 +223,10 @@ def histogram_chart(
     )
     caption = _table(
         ["Range", "Students", "Share", "Right"],
-        [[bar.label, str(bar.count), percent(bar.share),
-          f"{RIGHT_MARK} right range" if bar.right else ""] for bar in bars],
+        [
+            [bar.label, str(bar.count), percent(bar.share), f"{RIGHT_MARK} right range" if bar.right else ""]
+            for bar in bars
+        ],
         caption=range_words.strip(),
     )
     return _figure(cid, height, title, desc, "".join(parts), caption, width=SIDE_WIDTH)
@@ -244,15 +253,18 @@ def time_chart(chart_id: str, spread: TimeSpread, time_limit_s: int, *, title: s
         parts.append(_text(x, 79, f"{format_number(tick)} s", anchor="middle", size=SMALL))
         tick += step
     if spread.count and None not in (spread.minimum, spread.q1, spread.median, spread.q3, spread.maximum):
-        lo, q1, med, q3, hi = (x_of(v or 0.0) for v in (spread.minimum, spread.q1, spread.median, spread.q3,
-                                                          spread.maximum))
+        lo, q1, med, q3, hi = (
+            x_of(v or 0.0) for v in (spread.minimum, spread.q1, spread.median, spread.q3, spread.maximum)
+        )
         parts += [
             f'<line x1="{_n(lo)}" y1="{mid}" x2="{_n(q1)}" y2="{mid}" stroke="{INK}"/>',
             f'<line x1="{_n(q3)}" y1="{mid}" x2="{_n(hi)}" y2="{mid}" stroke="{INK}"/>',
             f'<line x1="{_n(lo)}" y1="{mid - 8}" x2="{_n(lo)}" y2="{mid + 8}" stroke="{INK}"/>',
             f'<line x1="{_n(hi)}" y1="{mid - 8}" x2="{_n(hi)}" y2="{mid + 8}" stroke="{INK}"/>',
-            (f'<rect x="{_n(q1)}" y="{mid - 14}" width="{_n(max(q3 - q1, 1))}" height="28" '
-             f'fill="#e4e7eb" stroke="{INK}"/>'),
+            (
+                f'<rect x="{_n(q1)}" y="{mid - 14}" width="{_n(max(q3 - q1, 1))}" height="28" '
+                f'fill="#e4e7eb" stroke="{INK}"/>'
+            ),
             f'<line x1="{_n(med)}" y1="{mid - 14}" x2="{_n(med)}" y2="{mid + 14}" stroke="{INK}" stroke-width="3"/>',
             _text(med, mid - 18, f"median {seconds(spread.median)}", anchor="middle", size=SMALL),
         ]
@@ -296,8 +308,10 @@ def score_chart(chart_id: str, bins: Sequence[Bar], *, title: str) -> str:
     for i, bar in enumerate(bins):
         x = left + i * slot
         h = (base - top) * bar.count / peak
-        parts.append(f'<rect x="{_n(x + 2)}" y="{_n(base - h)}" width="{_n(slot - 4)}" height="{_n(max(h, 0.5))}" '
-                     f'fill="{WRONG_FILL}" stroke="{INK}" stroke-width="0.5"/>')
+        parts.append(
+            f'<rect x="{_n(x + 2)}" y="{_n(base - h)}" width="{_n(slot - 4)}" height="{_n(max(h, 0.5))}" '
+            f'fill="{WRONG_FILL}" stroke="{INK}" stroke-width="0.5"/>'
+        )
         parts.append(_text(x + slot / 2, base - h - 4, str(bar.count), anchor="middle", size=SMALL))
         parts.append(_text(x + slot / 2, base + 15, bar.label, anchor="middle", size=SMALL - 1))
     parts.append(f'<line x1="{left}" y1="{base}" x2="{right_edge}" y2="{base}" stroke="{INK}"/>')
@@ -323,8 +337,10 @@ def trend_chart(chart_id: str, points: Sequence[tuple[str, str, float | None]], 
     parts: list[str] = []
     for level in (0, 25, 50, 75, 100):
         y = y_of(level / 100)
-        parts.append(f'<line x1="{left}" y1="{_n(y)}" x2="{right_edge}" y2="{_n(y)}" stroke="#c8ccd1" '
-                     f'stroke-width="{1 if level else 1.5}"/>')
+        parts.append(
+            f'<line x1="{left}" y1="{_n(y)}" x2="{right_edge}" y2="{_n(y)}" stroke="#c8ccd1" '
+            f'stroke-width="{1 if level else 1.5}"/>'
+        )
         parts.append(_text(left - 6, y + 4, f"{level} %", anchor="end", size=SMALL))
     line: list[str] = []
     for i, (_, _, share) in enumerate(points):
@@ -340,12 +356,16 @@ def trend_chart(chart_id: str, points: Sequence[tuple[str, str, float | None]], 
     for i, (_, date, share) in enumerate(points):
         x = x_of(i)
         if share is not None:
-            parts.append(f'<circle cx="{_n(x)}" cy="{_n(y_of(share))}" r="4" fill="#fff" stroke="{INK}" '
-                         'stroke-width="2"/>')
+            parts.append(
+                f'<circle cx="{_n(x)}" cy="{_n(y_of(share))}" r="4" fill="#fff" stroke="{INK}" stroke-width="2"/>'
+            )
             parts.append(_text(x, y_of(share) - 8, percent(share), anchor="middle", size=SMALL))
         if i % every == 0 or (i == count - 1 and (count - 1) % every >= every / 2):
             parts.append(_text(x, base + 16, date, anchor="middle", size=SMALL))
-    desc = "Mean score per session: " + "; ".join(f"{date} ({name}): {percent(share)}"
-                                                  for name, date, share in points) + "."
+    desc = (
+        "Mean score per session: "
+        + "; ".join(f"{date} ({name}): {percent(share)}" for name, date, share in points)
+        + "."
+    )
     caption = _table(["Session", "Date", "Mean score"], [[name, date, percent(share)] for name, date, share in points])
     return _figure(cid, base + 26, title, desc, "".join(parts), caption)

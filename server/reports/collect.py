@@ -19,6 +19,7 @@ images, so a session read back from it finds them only in the folder of its pool
 (`read_stored_session(..., image_dir=...)`); a picture not found there is listed in
 `missing_images` and shown as its alt text.
 """
+
 from __future__ import annotations
 
 import json
@@ -104,9 +105,7 @@ def session_data(
             i = position.get(idx)
             if i is not None:
                 answers[i].append(_answer_row(participant.student_id, record.pool.questions[idx], submission))
-    questions = [
-        _question_data(i, record.pool.questions[a.question_idx], a, answers[i]) for i, a in enumerate(asked)
-    ]
+    questions = [_question_data(i, record.pool.questions[a.question_idx], a, answers[i]) for i, a in enumerate(asked)]
     students = [
         StudentData(
             student_id=p.student_id,
@@ -126,8 +125,13 @@ def session_data(
     if started_ms is None:
         joined = [p.joined_at_ms for p in record.participants.values()]
         started_ms = (
-            asked[0].opened_at_ms if asked else min(joined) if joined
-            else now_ms if now_ms is not None else int(time.time() * 1000)
+            asked[0].opened_at_ms
+            if asked
+            else min(joined)
+            if joined
+            else now_ms
+            if now_ms is not None
+            else int(time.time() * 1000)
         )
     if finished_ms is None and asked and all(a.closed_at_ms is not None for a in asked):
         finished_ms = max(a.closed_at_ms for a in asked if a.closed_at_ms is not None)
@@ -179,9 +183,7 @@ def _question_data(index: int, question: Question, asked: AskedQuestion, answers
     )
 
 
-def question_images(
-    record: SessionRecord, missing: Sequence[MissingImage] = ()
-) -> dict[int, tuple[InlineImage, ...]]:
+def question_images(record: SessionRecord, missing: Sequence[MissingImage] = ()) -> dict[int, tuple[InlineImage, ...]]:
     """The pictures of each asked question by its `index` in the session: its own first, then its options'."""
     lost: dict[int, list[MissingImage]] = {}
     for image in missing:
@@ -208,9 +210,7 @@ def _inline(image: content.PoolImage, label: str) -> InlineImage:
 # ---------------------------------------------------------------- from the database
 
 
-def read_stored_session(
-    connection: sqlite3.Connection, sid: str, *, image_dir: Path | None = None
-) -> CollectedSession:
+def read_stored_session(connection: sqlite3.Connection, sid: str, *, image_dir: Path | None = None) -> CollectedSession:
     """A stored session collected from the database alone (read-only is enough); KeyError if unknown.
 
     Its pool is the stored one. Pictures are read from `image_dir` (the folder of the pool file

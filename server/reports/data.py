@@ -8,6 +8,7 @@ Units: `AnswerRow.credit` is the 0..1 score of that one answer (partial credit a
 included); a question's mark is `credit * weight`; `StudentData.total` is the sum of a student's
 marks, in the same unit. Times are milliseconds since the Unix epoch (UTC).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

@@ -4,6 +4,7 @@ Safe in spreadsheets: RFC 4180 quoting (csv module, CRLF), UTF-8 (optionally wit
 for Excel), and any cell starting with = + - @ tab or CR is prefixed with a single
 quote so it cannot run as a formula.
 """
+
 from __future__ import annotations
 
 import csv

@@ -19,6 +19,7 @@ Where the LMS has no points-possible row (all but Canvas), a session's header sa
 RFC 4180 via the csv module with CRLF, UTF-8 (with a BOM for Excel on request), and the
 formula-injection guard on every text cell.
 """
+
 from __future__ import annotations
 
 import csv
@@ -131,9 +132,7 @@ def _sort_text(name: str) -> str:
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
 
 
-def render_gradebook(
-    sessions: Sequence[SessionGrades], roster: Roster | None, lms: str, *, excel: bool = False
-) -> str:
+def render_gradebook(sessions: Sequence[SessionGrades], roster: Roster | None, lms: str, *, excel: bool = False) -> str:
     """The semester gradebook as CSV text in the layout `lms` imports (one of `LMS_LAYOUTS`).
 
     `excel` starts the text with a UTF-8 BOM so that Excel reads it as UTF-8.
@@ -183,7 +182,8 @@ def session_titles(sessions: Sequence[SessionGrades], transform: Callable[[str],
     titles = [transform(" ".join(s.title.split()) or s.sid) for s in sessions]
     counts = Counter(title.casefold() for title in titles)
     dated = [
-        f"{title} ({_date(s.started_ms)})" if counts[title.casefold()] > 1 or title.casefold() in _FIXED_HEADERS
+        f"{title} ({_date(s.started_ms)})"
+        if counts[title.casefold()] > 1 or title.casefold() in _FIXED_HEADERS
         else title
         for title, s in zip(titles, sessions, strict=True)
     ]

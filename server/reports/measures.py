@@ -3,6 +3,7 @@
 Pure functions over numbers and `AnswerRow`s; `statistics` decides what to apply them to. The
 formulas, with their sources, are in docs/report.md.
 """
+
 from __future__ import annotations
 
 import json
@@ -250,8 +251,14 @@ def _option_bars(question: QuestionData, given: Sequence[AnswerRow], participant
         else:
             counts[answer_group(question, row.answer)] += 1
     bars = [
-        Bar(key, f"{key}: {text}" if question.kind != "true_false" else text, counts[key],
-            _share(counts[key], participants), key in right, "option")
+        Bar(
+            key,
+            f"{key}: {text}" if question.kind != "true_false" else text,
+            counts[key],
+            _share(counts[key], participants),
+            key in right,
+            "option",
+        )
         for key, text in options.items()
     ]
     unknown = sum(count for key, count in counts.items() if key not in options)
@@ -274,8 +281,14 @@ def _text_bars(question: QuestionData, given: Sequence[AnswerRow], participants:
     ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
     scored = question.kind != "poll"
     bars = [
-        Bar(group, shown[group] or "(empty)", count, _share(count, participants),
-            scored and right_votes[group] > 0, "text")
+        Bar(
+            group,
+            shown[group] or "(empty)",
+            count,
+            _share(count, participants),
+            scored and right_votes[group] > 0,
+            "text",
+        )
         for group, count in ranked[:TOP_TEXTS]
     ]
     rest = ranked[TOP_TEXTS:]
@@ -286,9 +299,7 @@ def _text_bars(question: QuestionData, given: Sequence[AnswerRow], participants:
     return bars
 
 
-def _histogram_bars(
-    given: Sequence[AnswerRow], participants: int, span: tuple[float, float] | None
-) -> list[Bar]:
+def _histogram_bars(given: Sequence[AnswerRow], participants: int, span: tuple[float, float] | None) -> list[Bar]:
     values: list[float] = []
     not_numbers = 0
     for row in given:

@@ -14,6 +14,7 @@ Escaping: the question text is HTML sanitized upstream and is inserted as such (
 and MathML); everything else that came from people (names, student ids, answers, option texts,
 titles) is escaped here or in `charts`, never passed through as markup.
 """
+
 from __future__ import annotations
 
 import base64
@@ -108,15 +109,13 @@ def render_report(stats: SessionStats | CourseStats, *, title: str, images: Ques
 # ---------------------------------------------------------------- one session
 
 
-def _session(
-    stats: SessionStats, prefix: str, *, in_course: bool, images: Mapping[int, Sequence[InlineImage]]
-) -> str:
+def _session(stats: SessionStats, prefix: str, *, in_course: bool, images: Mapping[int, Sequence[InlineImage]]) -> str:
     when = utc_date(stats.started_ms)
     heading = (
         f'<h2 class="session-title" id="{prefix}session">{esc(stats.title)} '
         f'<span class="muted">\u00b7 {esc(when)} \u00b7 session {esc(stats.sid)}</span></h2>'
-        if in_course else
-        f'<p class="muted" id="{prefix}session">Session {esc(stats.sid)}, {esc(when)} (UTC)</p>'
+        if in_course
+        else f'<p class="muted" id="{prefix}session">Session {esc(stats.sid)}, {esc(when)} (UTC)</p>'
     )
     return (
         f'<section class="session" aria-label="{esc(stats.title)}">{heading}'
@@ -168,22 +167,30 @@ def _questions(stats: SessionStats, prefix: str, images: Mapping[int, Sequence[I
 def _question(q: QuestionStats, prefix: str, images: Sequence[InlineImage]) -> str:
     qid = f"{prefix}q{q.number}"
     flags = "".join(
-        f'<p class="flag" data-flag="{esc(flag.code)}"><strong>\u26a0 {esc(flag.title)}.</strong> {esc(flag.detail)}</p>'
+        f'<p class="flag" data-flag="{esc(flag.code)}">'
+        f"<strong>\u26a0 {esc(flag.title)}.</strong> {esc(flag.detail)}</p>"
         for flag in q.flags
     )
     figures = _question_figures(q)
     chart_title = f"Question {q.number}: answers"
     if q.distribution.shape == "histogram":
-        answers = histogram_chart(f"{qid}-answers", q.distribution.bars, q.distribution.right_range,
-                                  title=chart_title, participants=q.participants)
+        answers = histogram_chart(
+            f"{qid}-answers",
+            q.distribution.bars,
+            q.distribution.right_range,
+            title=chart_title,
+            participants=q.participants,
+        )
     elif q.distribution.bars:
-        answers = distribution_chart(f"{qid}-answers", q.distribution.bars, title=chart_title,
-                                     participants=q.participants)
+        answers = distribution_chart(
+            f"{qid}-answers", q.distribution.bars, title=chart_title, participants=q.participants
+        )
     else:
         answers = ""
     times = (
         time_chart(f"{qid}-times", q.response_time, q.time_limit_s, title=f"Question {q.number}: response times")
-        if q.response_time.count else f'<p class="muted">{esc(time_sentence(q.response_time, q.time_limit_s))}</p>'
+        if q.response_time.count
+        else f'<p class="muted">{esc(time_sentence(q.response_time, q.time_limit_s))}</p>'
     )
     kind = KIND_NAMES.get(q.kind, q.kind)
     unscored = "" if q.scored or q.kind == "poll" else " \u00b7 not scored"
@@ -219,8 +226,11 @@ def _question_figures(q: QuestionStats) -> str:
             ("Right", f"{q.right} ({percent(q.right_share)})", ""),
             ("Facility index", percent(q.facility), "mean score (Moodle)"),
             ("Discrimination index", _index(q.discrimination_index), "r with the rest of the test (Moodle)"),
-            ("Upper\u2013lower D", _index(q.upper_lower_d),
-             f"top vs bottom third, {q.group_size} each" if q.group_size else "too few students"),
+            (
+                "Upper\u2013lower D",
+                _index(q.upper_lower_d),
+                f"top vs bottom third, {q.group_size} each" if q.group_size else "too few students",
+            ),
         ]
         if q.random_guess is not None:
             rows.append(("Chance score", percent(q.random_guess), "blind guessing"))
@@ -251,27 +261,37 @@ def _time_words(q: QuestionStats) -> str:
 # ---------------------------------------------------------------- students
 
 
-STUDENT_COLUMNS = ("Name", "Student id", "Score", "Answered", "Right", "Rank", "Left the page", "Duplicate joins",
-                   "Needs help")
+STUDENT_COLUMNS = (
+    "Name",
+    "Student id",
+    "Score",
+    "Answered",
+    "Right",
+    "Rank",
+    "Left the page",
+    "Duplicate joins",
+    "Needs help",
+)
 
 
 def _students(stats: SessionStats, prefix: str) -> str:
     helped = [s for s in stats.students if s.needs_help]
     short_list = "".join(
-        f"<li><b>{esc(s.name)}</b> <span class=\"muted\">{esc(s.student_id)}</span>: {esc('; '.join(s.reasons))}</li>"
+        f'<li><b>{esc(s.name)}</b> <span class="muted">{esc(s.student_id)}</span>: {esc("; ".join(s.reasons))}</li>'
         for s in helped[:10]
     )
     more = f"<li>and {len(helped) - 10} more (see the table)</li>" if len(helped) > 10 else ""
     help_block = (
         f'<div class="needs-help"><h4>Needs help ({len(helped)})</h4><ul>{short_list}{more}</ul></div>'
-        if helped else '<p>Nobody is flagged as needing help.</p>'
+        if helped
+        else "<p>Nobody is flagged as needing help.</p>"
     )
     head = "".join(f'<th scope="col">{esc(c)}</th>' for c in STUDENT_COLUMNS)
     body = "".join(_student_row(s) for s in stats.students)
     return (
         f'<section class="students" id="{prefix}students"><h3>Students '
         f'<span class="badge">instructor only</span></h3>'
-        f"<p class=\"muted\">Those who need help come first (lowest score on top), then everyone else by rank. "
+        f'<p class="muted">Those who need help come first (lowest score on top), then everyone else by rank. '
         f"\u201cLeft the page\u201d: how often the quiz lost focus / was hidden (another app or tab); "
         f"\u201cduplicate joins\u201d are refused second joins under the same identity.</p>{help_block}"
         f'<div class="table-wrap"><table class="student-table"><thead><tr>{head}</tr></thead>'
@@ -293,11 +313,7 @@ def _student_row(s: StudentStats) -> str:
     )
     row_class = ' class="help"' if s.needs_help else ""
     first, *rest = cells
-    return (
-        f'<tr{row_class}><th scope="row">{esc(first)}</th>'
-        + "".join(f"<td>{esc(c)}</td>" for c in rest)
-        + "</tr>"
-    )
+    return f'<tr{row_class}><th scope="row">{esc(first)}</th>' + "".join(f"<td>{esc(c)}</td>" for c in rest) + "</tr>"
 
 
 # ---------------------------------------------------------------- the course
@@ -335,8 +351,10 @@ def _attendance(course: CourseStats) -> str:
     rows = []
     for a in course.attendance:
         if grid:
-            cells = "".join('<td class="present">\u2713 present</td>' if here else '<td class="absent">absent</td>'
-                            for here in a.attended)
+            cells = "".join(
+                '<td class="present">\u2713 present</td>' if here else '<td class="absent">absent</td>'
+                for here in a.attended
+            )
         else:
             missed = [date for date, here in zip(dates, a.attended, strict=True) if not here]
             cells = f'<td class="absent">{esc(", ".join(missed))}</td>'

@@ -4,6 +4,7 @@ System fonts only (nothing to fetch). Print: the page size is left to the printe
 both work; 14 mm side margins fit either; a question never splits across pages unless it is longer
 than one; table headers repeat on every printed page.
 """
+
 from __future__ import annotations
 
 # No fetch of any kind; only the inline <style> and data: images (a question's inlined pictures).
@@ -45,7 +46,9 @@ dl.figures { display: grid; grid-template-columns: repeat(auto-fill, minmax(9.5r
 .fig small { display: block; font-weight: normal; color: #555; font-size: .72rem; line-height: 1.2; }
 figure.chart { margin: .5rem 0; }
 figure.chart svg { display: block; width: 100%; max-width: 640px; height: auto; }
-figure.chart.side { display: grid; grid-template-columns: minmax(18rem, 440px) auto; gap: .2rem 1rem; align-items: start; }
+figure.chart.side {
+  display: grid; grid-template-columns: minmax(18rem, 440px) auto; gap: .2rem 1rem; align-items: start;
+}
 figure.chart.side svg { max-width: 440px; }
 figcaption.alt { font-size: .8rem; color: #222; }
 figcaption.alt p { margin: .2rem 0; }
@@ -62,7 +65,10 @@ tr.help th { font-weight: bold; border-left: 5px solid #111; }
 td.absent { color: #555; font-style: italic; }
 table.attendance thead th { white-space: nowrap; }
 .needs-help { border: 1px solid #111; padding: .2rem .8rem; margin: .5rem 0; }
-@media screen and (max-width: 44rem) { figure.chart.side { grid-template-columns: minmax(0, 1fr); } nav ol { columns: 1; } }
+@media screen and (max-width: 44rem) {
+  figure.chart.side { grid-template-columns: minmax(0, 1fr); }
+  nav ol { columns: 1; }
+}
 @page { margin: 14mm 14mm 16mm; }
 @media print {
   body { font-size: 10pt; }

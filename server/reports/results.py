@@ -3,6 +3,7 @@
 Shares are fractions (0..1), never percentages; times are milliseconds; indices (discrimination,
 D) are in -1..1. `statistics` computes them; `report_html` renders them.
 """
+
 from __future__ import annotations
 
 import dataclasses

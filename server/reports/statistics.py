@@ -10,6 +10,7 @@ with no answer row for a question missed it and scores 0 there, the way Moodle t
 item ("treat omitted items as having a score of 0"), so a question's figures and the test totals
 agree with each other.
 """
+
 from __future__ import annotations
 
 import bisect
@@ -94,7 +95,7 @@ def analyse_session(session: SessionData) -> SessionStats:
     # Upper and lower thirds by test total; ties broken by student id so a report is reproducible.
     ordered = sorted(range(n), key=lambda s: (-marks[s], session.students[s].student_id))
     group = n // 3
-    upper, lower = ordered[:group], ordered[n - group:]
+    upper, lower = ordered[:group], ordered[n - group :]
     questions = tuple(
         _question_stats(question, column, marks, upper, lower)
         for question, column in zip(session.questions, credits, strict=True)
@@ -192,8 +193,11 @@ def _question_stats(
 
 def _flags(question: QuestionData, stats: QuestionStats, given: Sequence[AnswerRow]) -> tuple[Flag, ...]:
     if not given:
-        detail = (f"None of the {stats.participants} participants answered." if stats.participants
-                  else "Nobody took part in the session.")
+        detail = (
+            f"None of the {stats.participants} participants answered."
+            if stats.participants
+            else "Nobody took part in the session."
+        )
         return (Flag(FLAG_NOBODY, "Nobody answered", detail),)
     if not stats.scored:
         return ()
@@ -209,17 +213,19 @@ def _flags(question: QuestionData, stats: QuestionStats, given: Sequence[AnswerR
             and discrimination is not None
             and abs(discrimination) < GUESS_DISCRIMINATION
         ):
-            flags.append(Flag(
-                FLAG_GUESSING,
-                "Answered by guessing",
-                f"{percent(answered_facility)} of those who answered got it right, about what blind guessing "
-                f"among {len(choice_options(question))} options gives ({percent(stats.random_guess)}), and the "
-                "stronger students did no better than the weaker ones.",
-            ))
+            flags.append(
+                Flag(
+                    FLAG_GUESSING,
+                    "Answered by guessing",
+                    f"{percent(answered_facility)} of those who answered got it right, about what blind guessing "
+                    f"among {len(choice_options(question))} options gives ({percent(stats.random_guess)}), and the "
+                    "stronger students did no better than the weaker ones.",
+                )
+            )
     if stats.facility is not None and stats.facility > TOO_EASY_FACILITY:
-        flags.append(Flag(
-            FLAG_TOO_EASY, "Too easy", f"Facility {percent(stats.facility)}: almost everyone got it right."
-        ))
+        flags.append(
+            Flag(FLAG_TOO_EASY, "Too easy", f"Facility {percent(stats.facility)}: almost everyone got it right.")
+        )
     return tuple(flags)
 
 
@@ -275,21 +281,23 @@ def _student_stats(session: SessionData, possible: float) -> tuple[StudentStats,
             reasons.append(f"scored {percent(share)} of the possible")
         if asked and missed > asked * HELP_MISSED_SHARE:
             reasons.append(f"missed {missed} of {asked} questions")
-        rows.append(StudentStats(
-            student_id=student.student_id,
-            name=student.name,
-            score=student.total,
-            score_share=share,
-            answered=student.answered,
-            missed=missed,
-            right=student.right,
-            rank=student.rank,
-            blur_count=student.blur_count,
-            hidden_count=student.hidden_count,
-            duplicate_join_attempts=student.duplicate_join_attempts,
-            needs_help=bool(reasons),
-            reasons=tuple(reasons),
-        ))
+        rows.append(
+            StudentStats(
+                student_id=student.student_id,
+                name=student.name,
+                score=student.total,
+                score_share=share,
+                answered=student.answered,
+                missed=missed,
+                right=student.right,
+                rank=student.rank,
+                blur_count=student.blur_count,
+                hidden_count=student.hidden_count,
+                duplicate_join_attempts=student.duplicate_join_attempts,
+                needs_help=bool(reasons),
+                reasons=tuple(reasons),
+            )
+        )
     # Those who need help first, the one in most trouble on top; then everyone else by rank.
     rows.sort(key=lambda r: (0, r.score, r.name.casefold()) if r.needs_help else (1, r.rank, r.name.casefold()))
     return tuple(rows)

@@ -1,4 +1,5 @@
 """The personal broadcasts of a session (a reveal, the leaderboard, the final results), built from memory."""
+
 from __future__ import annotations
 
 from server.room import messages

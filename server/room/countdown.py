@@ -7,6 +7,7 @@ have not answered yet, until the latest of their deadlines (or until the last of
 answers); the projector and dashboard show how many are waited for. The instructor's
 Close still closes at once.
 """
+
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable

@@ -5,6 +5,7 @@ ever calls `send` (non-blocking): a client whose queue is full is too slow to ke
 and is dropped, so one stuck phone can never stall the room. Broadcasts are serialized
 once by the caller and the same text object is queued for every recipient.
 """
+
 from __future__ import annotations
 
 import logging

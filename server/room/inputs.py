@@ -3,6 +3,7 @@
 Each rule is checked by one function that returns the clean value or raises RoomError with
 the contract's code, so every transport refuses the same input the same way.
 """
+
 from __future__ import annotations
 
 from typing import Any

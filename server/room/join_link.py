@@ -1,4 +1,5 @@
 """The URL students open, and its QR code for the projector."""
+
 from __future__ import annotations
 
 import base64

@@ -4,6 +4,7 @@ Builders return typed dicts; `dumps` serializes compactly. A broadcast is serial
 and the same text is queued for every recipient; a personal broadcast (a reveal, say)
 shares one serialized prefix and appends each student's own fields (`PersonalBroadcast`).
 """
+
 from __future__ import annotations
 
 import json
@@ -13,8 +14,8 @@ from typing import Any, NotRequired, TypedDict
 from server.quiz.pool import Pool
 from server.quiz.scoring import points_to_score, units_to_score
 from server.quiz.types.base import Question
-from server.session.model import AskedQuestion, DuplicateJoinLog, Participant, SessionRecord, Submission
 from server.session.machine import SessionState
+from server.session.model import AskedQuestion, DuplicateJoinLog, Participant, SessionRecord, Submission
 
 _encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 dumps = _encoder.encode
@@ -187,7 +188,9 @@ def histogram(asked: AskedQuestion) -> dict[str, int]:
     return {**asked.tally.histogram(), "missed": asked.missed_count}
 
 
-def live_histogram(asked: AskedQuestion, participant_count: int, waiting_for_extra_time: int = 0) -> LiveHistogramMessage:
+def live_histogram(
+    asked: AskedQuestion, participant_count: int, waiting_for_extra_time: int = 0
+) -> LiveHistogramMessage:
     """The instructor's live view of the open question (the dashboard may see the answers' spread)."""
     submitted = asked.submitted_count
     pending = max(0, participant_count - submitted - asked.missed_count)
@@ -403,7 +406,10 @@ class PersonalBroadcast:
 
     def for_student(self, participant: Participant) -> str:
         if participant.student_id in self._top_ids:
-            rows = [{**row, "is_you": True} if p is participant else row for row, (_, p) in zip(self._rows, self._top)]
+            rows = [
+                {**row, "is_you": True} if p is participant else row
+                for row, (_, p) in zip(self._rows, self._top, strict=True)
+            ]
             top_text = dumps(rows)
         else:
             top_text = self._top_text
@@ -450,10 +456,7 @@ def session_ended(pool: Pool, top5: Ranked, rank_of: RankOf) -> PersonalBroadcas
     question_count, points_possible = len(pool.questions), units_to_score(pool.possible_units)
 
     def fields(participant: Participant) -> str:
-        return (
-            f',"questions_answered":{participant.answered_count}'
-            f',"questions_correct":{participant.correct_count}'
-        )
+        return f',"questions_answered":{participant.answered_count},"questions_correct":{participant.correct_count}'
 
     common = {"type": "session_ended", "questions_total": question_count, "points_possible": points_possible}
     return PersonalBroadcast(common, "final_top5", top5, rank_of, fields)

@@ -1,4 +1,5 @@
 """Who is ahead: participants by total, sorted lazily once per change of scores, never per answer."""
+
 from __future__ import annotations
 
 from server.session.model import Participant, SessionRecord, rank_by_total

@@ -21,6 +21,7 @@ Invariants worth knowing before editing:
 - Work per answer is O(1) (see students.py); views are rebuilt at most every
   `view_interval_s`; ranks are sorted once per change of scores when someone needs them.
 """
+
 from __future__ import annotations
 
 import logging
@@ -370,7 +371,9 @@ class Room:
         if asked.paused_at_ms is not None:  # closed while paused: the pause ends here
             asked.paused_ms += asked.closed_at_ms - asked.paused_at_ms
             asked.paused_at_ms = None
-        await self.storage.save(self._log.question_closed(asked, self.state, self.clock.now_ms()), what="close question")
+        await self.storage.save(
+            self._log.question_closed(asked, self.state, self.clock.now_ms()), what="close question"
+        )
         # Answers committed before the close are in memory already (their on_commit ran first);
         # their scores join the totals now, at the reveal, and everyone else gets a `missed` row.
         for participant in self.participants.values():
@@ -396,7 +399,9 @@ class Room:
         asked.closed_at_ms = self.clock.now_ms()
         asked.paused_at_ms = None
         asked.skipped = True
-        await self.storage.save(self._log.question_skipped(asked, self.state, self.clock.now_ms()), what="skip question")
+        await self.storage.save(
+            self._log.question_skipped(asked, self.state, self.clock.now_ms()), what="skip question"
+        )
         text = dumps(messages.question_skipped(asked))
         self.hub.send_to_students(text)
         self.hub.send_to_instructors(text)

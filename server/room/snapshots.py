@@ -1,4 +1,5 @@
 """What a (re)connecting page is sent first: enough to render the session's current state."""
+
 from __future__ import annotations
 
 from server.room import messages
@@ -8,7 +9,6 @@ from server.room.ranking import Ranking
 from server.room.views import OPEN_STATES, CoalescedViews
 from server.session.machine import SessionState
 from server.session.model import Participant, SessionRecord, SubmissionStatus
-
 
 
 class Snapshots:

@@ -10,23 +10,24 @@ Invariants worth knowing before editing:
   writes queued before them check `generation` / participant identity and do nothing.
 - Work per answer is O(1): counters change in place, the ranking is only invalidated.
 """
+
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import trio
 
 from server.auth import new_cookie_id
 from server.clock import Clock
+from server.quiz.scoring import points_for, weight_units
+from server.quiz.types.base import Answer, Question
 from server.room import inputs, messages
 from server.room.messages import dumps
 from server.room.ranking import Ranking
 from server.room.views import CoalescedViews
-from server.quiz.scoring import points_for, weight_units
-from server.quiz.types.base import Answer, Question
 from server.session.errors import RoomError
 from server.session.identity import validate_name, validate_student_id
 from server.session.machine import SessionState
@@ -210,7 +211,11 @@ class Students:
         if asked is not None and record.current_question_idx == question_idx:
             if record.state is SessionState.QUESTION_PAUSED:
                 raise RoomError("paused", "The question is paused; answer when it goes on.", 409)
-        if record.state is not SessionState.QUESTION_OPEN or asked is None or record.current_question_idx != question_idx:
+        if (
+            record.state is not SessionState.QUESTION_OPEN
+            or asked is None
+            or record.current_question_idx != question_idx
+        ):
             raise RoomError("not_open", f"Question {question_idx} is not open.")
         question = record.pool.questions[asked.question_idx]
         value = question.parse_answer(answer)

@@ -1,4 +1,5 @@
 """The open question's timer: a task and its cancel scope, kept by the room."""
+
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable

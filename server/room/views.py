@@ -6,6 +6,7 @@ is per round, not per answer, and the last change always goes out. For a large c
 O(class size) instructor views (lobby, presence) go out at most once a second, and presence
 rows are re-encoded only for students whose row changed.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -118,7 +119,12 @@ class CoalescedViews:
             answered = mine is not None and mine.status is SubmissionStatus.SUBMITTED
             attempts = record.duplicate_joins.get(p.student_id)
             key: _PresenceKey = (
-                p.name, p.connections, p.last_seen_ms, p.blur_count, p.hidden_count, answered,
+                p.name,
+                p.connections,
+                p.last_seen_ms,
+                p.blur_count,
+                p.hidden_count,
+                answered,
                 attempts.count if attempts else 0,
             )
             entry = previous.get(p.student_id)

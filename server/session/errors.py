@@ -1,4 +1,5 @@
 """The one error type for a refused request, shared by the room, its commands and every transport."""
+
 from __future__ import annotations
 
 

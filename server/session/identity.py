@@ -1,4 +1,5 @@
 """Who a student may be: the rules for student ids and display names (joins and the roster alike)."""
+
 from __future__ import annotations
 
 import re

@@ -8,6 +8,7 @@ here, carries out the steps, and assigns `record.state` in one function (`Room._
 
 The README's "Session states" table is `markdown_table()`, checked by a test.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -3,6 +3,7 @@
 Scores are integer points in twentieths and totals integer units (server.quiz.scoring),
 so totals are exact sums.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
@@ -12,8 +13,8 @@ from typing import Any
 
 from server.quiz.pool import Pool
 from server.quiz.types.base import Tally
-from server.session.roster import Roster
 from server.session.machine import SessionState
+from server.session.roster import Roster
 
 
 class SubmissionStatus(StrEnum):

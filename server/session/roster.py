@@ -16,6 +16,7 @@ Files may be UTF-8 with or without a BOM, with CRLF or LF line ends, and comma-,
 semicolon- or tab-separated (sniffed from the header, or given by Excel's `sep=;` line).
 Every problem is reported at once as ``FILE:LINE: what is wrong (fix: how)``.
 """
+
 from __future__ import annotations
 
 import csv
@@ -28,8 +29,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from server.session.identity import validate_name, validate_student_id
 from server.session.errors import RoomError
+from server.session.identity import validate_name, validate_student_id
 
 __all__ = [
     "EXTRA_TIME_RANGE",
@@ -160,7 +161,7 @@ def load_roster(path: str | os.PathLike[str]) -> Roster:
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         raise RosterError(
-            [f"{source}:{line}: not valid UTF-8 (fix: save the file as UTF-8, in Excel as \"CSV UTF-8\")"]
+            [f'{source}:{line}: not valid UTF-8 (fix: save the file as UTF-8, in Excel as "CSV UTF-8")']
         ) from None
     return parse_roster(text, source)
 
@@ -336,7 +337,7 @@ class _RosterReader:
                 self.problem(
                     first_line + end_of_previous,
                     f"cannot read the CSV: {exc}",
-                    "check the quotes on this row: a cell with a quote inside is written \"like \"\"this\"\"\"",
+                    'check the quotes on this row: a cell with a quote inside is written "like ""this"""',
                 )
                 raise self.fail() from None
             rows.append((first_line + end_of_previous, cells))
@@ -354,7 +355,8 @@ class _RosterReader:
             if key in _ID_SPELLINGS:
                 if key in seen_id_keys:
                     self.problem(
-                        line, f"columns {seen_id_keys[key]!r} and {name!r} both give the student ID",
+                        line,
+                        f"columns {seen_id_keys[key]!r} and {name!r} both give the student ID",
                         "delete one of the two columns",
                     )
                     continue
@@ -369,7 +371,8 @@ class _RosterReader:
             target = "name" if field == "canvas_student" else field
             if target in header_of:
                 self.problem(
-                    line, f"columns {header_of[target]!r} and {name!r} both give the {target}",
+                    line,
+                    f"columns {header_of[target]!r} and {name!r} both give the {target}",
                     "delete one of the two columns or rename it",
                 )
                 continue
@@ -610,4 +613,3 @@ def write_roster(roster: Roster, path: str | os.PathLike[str]) -> None:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
-

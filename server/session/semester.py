@@ -5,6 +5,7 @@ again, exactly where it was. A finished session is never reopened by `serve`: se
 its pool again (next week's section, next year's class) starts a new session named
 after it and the date, unless `--resume SESSION` asks for the old one.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

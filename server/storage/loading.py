@@ -1,4 +1,5 @@
 """Reading sessions back: rebuilding a session's memory from its rows, listing stored sessions."""
+
 from __future__ import annotations
 
 import copy
@@ -14,7 +15,6 @@ from server.quiz.pool import Pool, parse_pool
 from server.quiz.scoring import weight_units
 from server.quiz.types.base import Question
 from server.session.machine import SessionState
-from server.session.roster import Roster, RosterEntry
 from server.session.model import (
     AskedQuestion,
     DuplicateJoinLog,
@@ -23,6 +23,7 @@ from server.session.model import (
     Submission,
     SubmissionStatus,
 )
+from server.session.roster import Roster, RosterEntry
 
 
 def load_or_create(connection: sqlite3.Connection, sid: str, pool: Pool) -> SessionRecord:
@@ -36,8 +37,8 @@ def load_or_create(connection: sqlite3.Connection, sid: str, pool: Pool) -> Sess
     changed = changed_questions(json.loads(stored[0]), pool.to_json()) if stored else []
     pool_dir = str(pool.base_dir) if not pool.source.startswith("<") else None
     connection.execute(
-        "INSERT INTO sessions (sid, title, pool_json, pool_dir) VALUES (?, ?, ?, ?) "
-        "ON CONFLICT(sid) DO UPDATE SET title = excluded.title, pool_json = excluded.pool_json, pool_dir = excluded.pool_dir",
+        "INSERT INTO sessions (sid, title, pool_json, pool_dir) VALUES (?, ?, ?, ?) ON CONFLICT(sid) DO UPDATE"
+        " SET title = excluded.title, pool_json = excluded.pool_json, pool_dir = excluded.pool_dir",
         (sid, pool.title, pool_json, pool_dir),
     )
     record = load_session(connection, sid, pool)
@@ -48,7 +49,9 @@ def load_or_create(connection: sqlite3.Connection, sid: str, pool: Pool) -> Sess
 def changed_questions(old: dict[str, Any], new: dict[str, Any]) -> list[int]:
     """Indexes of the questions that differ between two pools in their canonical JSON form."""
     before, after = old.get("questions", []), new.get("questions", [])
-    return [i for i in range(max(len(before), len(after))) if i >= len(before) or i >= len(after) or before[i] != after[i]]
+    return [
+        i for i in range(max(len(before), len(after))) if i >= len(before) or i >= len(after) or before[i] != after[i]
+    ]
 
 
 def stored_states(connection: sqlite3.Connection) -> dict[str, str]:
@@ -114,7 +117,9 @@ def stored_pool(data: Any, sid: str, image_dir: Path | None) -> tuple[Pool, list
         if question.get("image") is not None:
             reason = _unreadable(image_dir, question.get("image"), question.get("image_alt"))
             if reason:
-                missing.append(MissingImage(idx, "", str(question["image"]), str(question.get("image_alt") or ""), reason))
+                missing.append(
+                    MissingImage(idx, "", str(question["image"]), str(question.get("image_alt") or ""), reason)
+                )
                 question.pop("image", None)
                 question.pop("image_alt", None)
         options = question.get("options")
@@ -173,13 +178,19 @@ def _columns_or_null(connection: sqlite3.Connection, table: str, names: tuple[st
 def _load_questions(connection: sqlite3.Connection, record: SessionRecord) -> None:
     pauses = _columns_or_null(connection, "questions", ("paused_at_ms", "paused_ms", "skipped"))
     for idx, opened, limit, closed, paused_at, paused_ms, skipped in connection.execute(
-        f"SELECT question_idx, opened_at_ms, time_limit, closed_at_ms, {pauses} FROM questions WHERE sid = ? ORDER BY question_idx",
+        f"SELECT question_idx, opened_at_ms, time_limit, closed_at_ms, {pauses}"
+        " FROM questions WHERE sid = ? ORDER BY question_idx",
         (record.sid,),
     ):
         paused_ms = paused_ms or 0
         if idx < len(record.pool.questions):  # a pool shortened since keeps the answers in the database only
             asked = AskedQuestion.of(record.pool, idx, opened, limit)
-            asked.closed_at_ms, asked.paused_at_ms, asked.paused_ms, asked.skipped = closed, paused_at, paused_ms, bool(skipped)
+            asked.closed_at_ms, asked.paused_at_ms, asked.paused_ms, asked.skipped = (
+                closed,
+                paused_at,
+                paused_ms,
+                bool(skipped),
+            )
             record.asked[idx] = asked
 
 
@@ -246,7 +257,8 @@ def load_roster(connection: sqlite3.Connection) -> Roster | None:
     if not connection.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'roster'").fetchone():
         return None
     rows = connection.execute(
-        "SELECT student_id, name, first_name, last_name, email, section, extra_time, login FROM roster ORDER BY position"
+        "SELECT student_id, name, first_name, last_name, email, section, extra_time, login"
+        " FROM roster ORDER BY position"
     ).fetchall()
     if not rows:
         return None
@@ -255,4 +267,3 @@ def load_roster(connection: sqlite3.Connection) -> Roster | None:
 
 def stored_session_ids(connection: sqlite3.Connection) -> list[str]:
     return [row[0] for row in connection.execute("SELECT sid FROM sessions ORDER BY updated_at_ms DESC, rowid DESC")]
-

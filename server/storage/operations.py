@@ -5,6 +5,7 @@ The room never holds SQL: it asks a `SessionLog` for the statements of what happ
 writer, which commits them together with whatever else is queued (`server.storage.writer`).
 Each method returns a list of statements that must commit atomically.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -27,8 +28,17 @@ class RosterLog:
             (
                 "INSERT OR REPLACE INTO roster (student_id, name, first_name, last_name, email, section, extra_time,"
                 " login, position) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (entry.student_id, entry.name, entry.first_name, entry.last_name, entry.email, entry.section,
-                 entry.extra_time, entry.login, position),
+                (
+                    entry.student_id,
+                    entry.name,
+                    entry.first_name,
+                    entry.last_name,
+                    entry.email,
+                    entry.section,
+                    entry.extra_time,
+                    entry.login,
+                    position,
+                ),
             )
         ]
 
@@ -93,7 +103,8 @@ class SessionLog:
         """The close time, and a `missed` row for every participant without an answer."""
         return [
             (
-                "UPDATE questions SET closed_at_ms = ?, paused_at_ms = NULL, paused_ms = ? WHERE sid = ? AND question_idx = ?",
+                "UPDATE questions SET closed_at_ms = ?, paused_at_ms = NULL, paused_ms = ?"
+                " WHERE sid = ? AND question_idx = ?",
                 (asked.closed_at_ms, asked.paused_ms, self.sid, asked.question_idx),
             ),
             (
@@ -108,7 +119,8 @@ class SessionLog:
         """Closed without a reveal: no `missed` rows, and its answers count for nobody."""
         return [
             (
-                "UPDATE questions SET closed_at_ms = ?, paused_at_ms = NULL, skipped = 1 WHERE sid = ? AND question_idx = ?",
+                "UPDATE questions SET closed_at_ms = ?, paused_at_ms = NULL, skipped = 1"
+                " WHERE sid = ? AND question_idx = ?",
                 (asked.closed_at_ms, self.sid, asked.question_idx),
             ),
             self.session_state(state, asked.question_idx, now_ms),
@@ -118,7 +130,8 @@ class SessionLog:
         """A pause, a resume or an extension: what the countdown needs to resume after a restart."""
         return [
             (
-                "UPDATE questions SET time_limit = ?, paused_at_ms = ?, paused_ms = ? WHERE sid = ? AND question_idx = ?",
+                "UPDATE questions SET time_limit = ?, paused_at_ms = ?, paused_ms = ?"
+                " WHERE sid = ? AND question_idx = ?",
                 (asked.time_limit, asked.paused_at_ms, asked.paused_ms, self.sid, asked.question_idx),
             ),
             self.session_state(state, asked.question_idx, now_ms),
@@ -129,7 +142,8 @@ class SessionLog:
 
     def session_finished(self, now_ms: int) -> Statement:
         return (
-            "UPDATE sessions SET state = ?, current_question_idx = NULL, updated_at_ms = ?, finished_at_ms = ? WHERE sid = ?",
+            "UPDATE sessions SET state = ?, current_question_idx = NULL, updated_at_ms = ?, finished_at_ms = ?"
+            " WHERE sid = ?",
             (str(SessionState.FINISHED), now_ms, now_ms, self.sid),
         )
 

@@ -3,6 +3,7 @@
 One SQLite file in the data dir (WAL, synchronous=FULL: a commit survives a power cut).
 Every session of a course lives in the same file, told apart by `sid`.
 """
+
 from __future__ import annotations
 
 import sqlite3

@@ -2,13 +2,14 @@
 
 The storage package is the only code that speaks SQL: `schema` (tables, connections),
 `operations` (every statement the room writes, by name), `loading` (rebuilding a
-session from its rows) and this writer. One connection, used by one writer task. Writes are queued on a bounded channel; the
-writer drains everything queued, runs it in a single transaction in a worker thread
-(group commit), then runs each write's `on_commit` callback on the event loop, in
-queue order, before waking its waiter. Each write runs inside its own SAVEPOINT, so a
+session from its rows) and this writer. One connection, used by one writer task.
+Writes are queued on a bounded channel; the writer drains everything queued, runs it
+in a single transaction in a worker thread (group commit), then runs each write's
+`on_commit` callback on the event loop, in queue order, before waking its waiter. Each write runs inside its own SAVEPOINT, so a
 write that fails (a constraint, say) is rolled back alone; a failing COMMIT (disk full,
 read-only file) fails the whole batch and every waiter gets a StorageError.
 """
+
 from __future__ import annotations
 
 import logging
@@ -146,15 +147,13 @@ class Storage:
         """
         await (await self.queue_save(statements, what=what, keep=keep))
 
-    async def queue_save(
-        self, statements: Sequence[Statement], *, what: str, keep: bool = True
-    ) -> Awaitable[None]:
+    async def queue_save(self, statements: Sequence[Statement], *, what: str, keep: bool = True) -> Awaitable[None]:
         """`save`, in two halves: queue the write now; the returned awaitable waits for its commit."""
         try:
             request = await self.queue(statements, keep=keep)
         except StorageError as exc:
             log.error("could not save %s: %s", what, exc)
-            return trio.lowlevel.checkpoint()
+            return trio.lowlevel.checkpoint()  # noqa: ASYNC105 (awaited by the caller, as `committed()` is)
 
         async def committed() -> None:
             try:
@@ -252,5 +251,3 @@ class Storage:
         if self.last_error is not None:
             log.warning("database writes work again")
         self.last_error = None
-
-

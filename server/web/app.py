@@ -10,6 +10,7 @@ turn RoomError into the contract's error shapes. The routes, by blueprint:
     sockets     WS   /ws/student  /ws/instructor  /ws/projector
     security    no routes: security headers, error handlers, body reading (every request)
 """
+
 from __future__ import annotations
 
 from server.auth import Signer

@@ -23,6 +23,7 @@ To move to another Hypercorn: read each function named in EXPECTED_FINGERPRINTS 
 new version, adapt the replacement if it changed, then update HYPERCORN_VERSION, the
 fingerprints (`fingerprint(function)`) and the pin in pyproject.toml together.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -143,7 +144,8 @@ def _refuse_changed(name: str, difference: str) -> NoReturn:
     raise HypercornPatchError(
         f"quizctl's Hypercorn patch (server/web/hypercorn_patch.py) expects {name} as in hypercorn "
         f"{HYPERCORN_VERSION}, but the installed one {difference}: this Hypercorn was modified or "
-        f"patched by something else. Reinstall it: pip install --force-reinstall 'hypercorn[trio]=={HYPERCORN_VERSION}'."
+        "patched by something else. Reinstall it: "
+        f"pip install --force-reinstall 'hypercorn[trio]=={HYPERCORN_VERSION}'."
     )
 
 

@@ -1,4 +1,5 @@
 """The instructor's HTTP routes: operator commands and the results export."""
+
 from __future__ import annotations
 
 from quart import Blueprint, Response, jsonify, request

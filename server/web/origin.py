@@ -20,6 +20,7 @@ The server's own origin is the `--public-url`'s `scheme://host[:port]` when one 
 else the origin the page was served from: the request's scheme (as the trusted-proxy
 middleware set it from `X-Forwarded-Proto`) and its `Host` header.
 """
+
 from __future__ import annotations
 
 import logging

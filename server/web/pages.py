@@ -5,6 +5,7 @@ Accept-Language among the shipped catalogs (static/locales/), the projector and 
 in the server's configured language. The page's `<html lang dir>` is set to it and a
 `<meta name="quiz-language">` tells static/i18n.js which catalog to load.
 """
+
 from __future__ import annotations
 
 import functools
@@ -19,8 +20,8 @@ from quart import Blueprint, Response, jsonify, request
 import server
 from server.auth import INSTRUCTOR_COOKIE, INSTRUCTOR_COOKIE_MAX_AGE_S, tokens_equal
 from server.web.quiz_app import quiz_app
-from server.web.static_assets import IMMUTABLE, REVALIDATE, StaticAssets
 from server.web.security import error_response, instructor_cookie_valid, refuse_instructor, set_cookie
+from server.web.static_assets import IMMUTABLE, REVALIDATE, StaticAssets
 
 INSTRUCTOR_TOKEN_REQUIRED_PAGE = (
     "<!doctype html><title>Instructor</title><h1>401: instructor token required</h1>"
@@ -109,7 +110,7 @@ async def page_response(name: str, language: str, *, varies_by_browser: bool = F
     Its scripts and styles are referenced by their content-hashed URLs (see static_assets.py).
     """
     body, compressed = localized_page(name, language)
-    gzipped = "gzip" in request.accept_encodings
+    gzipped = request.accept_encodings.quality("gzip") > 0
     response = Response(compressed if gzipped else body, content_type="text/html; charset=utf-8")
     if gzipped:
         response.headers["Content-Encoding"] = "gzip"
@@ -172,7 +173,7 @@ async def static_file(filename: str) -> Response:
     if request.if_none_match.contains(asset.hashed):
         return Response(b"", status=304, headers=headers)
     body = asset.body
-    if asset.gzipped is not None and "gzip" in request.accept_encodings:
+    if asset.gzipped is not None and request.accept_encodings.quality("gzip") > 0:
         body, headers["Content-Encoding"] = asset.gzipped, "gzip"
     return Response(body, content_type=asset.content_type, headers=headers)
 

@@ -1,4 +1,5 @@
 """Client address and scheme from X-Forwarded-* headers, trusted only from known proxies."""
+
 from __future__ import annotations
 
 import ipaddress

@@ -3,6 +3,7 @@
 Handlers live in blueprint modules and reach what they need through `quiz_app()`, the
 app serving the current request or websocket, instead of closing over it.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

@@ -10,6 +10,7 @@ part of the work for a big class, run on a worker thread so answers keep being a
 meanwhile. One report is computed at a time per server: a second request waits its turn rather
 than doubling the load.
 """
+
 from __future__ import annotations
 
 import trio

@@ -3,6 +3,7 @@
 The blueprint registers app-wide hooks only (it has no routes of its own); the helpers
 are called by the handlers of the other blueprints.
 """
+
 from __future__ import annotations
 
 import json
@@ -115,7 +116,9 @@ def cross_origin_refusal(incoming: BaseRequestWebsocket, route: str) -> Response
     # With --public-url, a page opened at the address the request went to (the laptop's own
     # localhost, say) is the same origin too; a sibling subdomain's page sends another Host.
     served_at = server_origin(None, incoming.scheme, host)
-    reason = cross_origin_reason(incoming.headers.getlist("Origin"), incoming.headers.get("Sec-Fetch-Site"), own, served_at)
+    reason = cross_origin_reason(
+        incoming.headers.getlist("Origin"), incoming.headers.get("Sec-Fetch-Site"), own, served_at
+    )
     if reason is None:
         return None
     refusals: RefusalLog = app.extensions.setdefault("origin_refusals", RefusalLog())
@@ -152,9 +155,7 @@ async def json_body(*, empty_is_empty_object: bool = False) -> dict[str, Any]:
     """
     raw = await request.get_data(cache=False, as_text=False, parse_form_data=False)
     if "Content-Type" in request.headers and request.mimetype != JSON_MEDIA_TYPE:
-        raise RoomError(
-            "unsupported_media_type", "Send the body as JSON, with Content-Type: application/json.", 415
-        )
+        raise RoomError("unsupported_media_type", "Send the body as JSON, with Content-Type: application/json.", 415)
     if empty_is_empty_object and not raw.strip():
         return {}
     try:

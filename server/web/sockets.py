@@ -3,6 +3,7 @@
 Every connection gets a `ClientConnection` (bounded queue + sender task) and runs inside
 its own cancel scope; the room only ever queues text on it.
 """
+
 from __future__ import annotations
 
 import json
@@ -147,7 +148,9 @@ async def ws_student() -> None:
     )
 
 
-async def student_message(room: Room, participant: Participant, client: ClientConnection, message: dict[str, Any]) -> None:
+async def student_message(
+    room: Room, participant: Participant, client: ClientConnection, message: dict[str, Any]
+) -> None:
     """A student sends only answers (`submit`); the reply is the ack or the refusal."""
     kind = message["type"]
     if kind != "submit":

@@ -13,6 +13,7 @@ hall's access points 10,000 times, and every reload would revalidate each file. 
   accept it (`Vary: Accept-Encoding`). gzip from the standard library: brotli would save
   another ~15 % but is a compiled dependency for little gain on these small files.
 """
+
 from __future__ import annotations
 
 import gzip

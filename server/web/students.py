@@ -1,4 +1,5 @@
 """A student's HTTP routes: joining, their own state, and page events."""
+
 from __future__ import annotations
 
 import trio

@@ -25,8 +25,19 @@ MATH_ATTRIBUTES: dict[str, frozenset[str]] = {
     "mn": frozenset({"mathvariant"}),
     "mtext": frozenset({"mathvariant"}),
     "mo": frozenset(
-        {"stretchy", "fence", "separator", "form", "lspace", "rspace", "minsize", "maxsize", "movablelimits",
-         "accent", "mathvariant"}
+        {
+            "stretchy",
+            "fence",
+            "separator",
+            "form",
+            "lspace",
+            "rspace",
+            "minsize",
+            "maxsize",
+            "movablelimits",
+            "accent",
+            "mathvariant",
+        }
     ),
     "mspace": frozenset({"width", "height", "depth", "linebreak", "mathbackground"}),
     "mfrac": frozenset({"linethickness"}),
@@ -61,7 +72,12 @@ _BEGIN_RE = re.compile(r"\\begin\s*\{([^{}]*)\}")
 ENVIRONMENTS = frozenset(
     name.removeprefix("\\")
     for name in (
-        *commands.MATRICES, commands.CASES, commands.SMALLMATRIX, commands.SPLIT, commands.ALIGN, commands.ALIGNSTAR
+        *commands.MATRICES,
+        commands.CASES,
+        commands.SMALLMATRIX,
+        commands.SPLIT,
+        commands.ALIGN,
+        commands.ALIGNSTAR,
     )
 )
 
@@ -91,12 +107,16 @@ _LIBRARY_ERRORS: dict[type[Exception], tuple[str, str]] = {
         "a command or brace group is missing its argument",
         r"give every command its argument in braces, e.g. \sqrt{x}, \hat{a}, \mathbb{R}",
     ),
-    latex_errors.InvalidStyleForGenfracError: (r"\genfrac has an invalid style", "use 0, 1, 2 or 3 as its 4th argument"),
+    latex_errors.InvalidStyleForGenfracError: (
+        r"\genfrac has an invalid style",
+        "use 0, 1, 2 or 3 as its 4th argument",
+    ),
     latex_errors.MissingEndError: (r"a \begin{...} has no matching \end{...}", r"close it with \end{...}"),
     latex_errors.InvalidAlignmentError: ("invalid column alignment", r"use l, c or r, e.g. \begin{array}{lcr}"),
     latex_errors.InvalidWidthError: ("invalid width", r"use a length with a unit, e.g. \hspace{1em}"),
     latex_errors.LimitsMustFollowMathOperatorError: (
-        r"\limits is not after an operator", r"write \sum\limits_{i=1}^{n}"
+        r"\limits is not after an operator",
+        r"write \sum\limits_{i=1}^{n}",
     ),
     RecursionError: ("the formula is nested too deeply", "split it into simpler formulas"),
 }
@@ -177,7 +197,9 @@ def _check_source(latex: str) -> None:
             raise FormulaError("% starts a LaTeX comment", r"write \% for a percent sign", index)
         index += 1
     if open_braces:
-        raise FormulaError("this { is never closed", r"add the missing }, or write \{ for a literal brace", open_braces[-1])
+        raise FormulaError(
+            "this { is never closed", r"add the missing }, or write \{ for a literal brace", open_braces[-1]
+        )
 
 
 def _clean_element(element: Element, latex: str) -> None:

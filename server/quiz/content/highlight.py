@@ -59,7 +59,9 @@ SPAN_CLASSES = frozenset(TOKEN_CLASSES.values())
 _ALIAS_RE = re.compile(r"[a-z0-9_+#.-]+")
 # Every language tag Pygments knows (lower case, as get_lexer_by_name matches them).
 LANGUAGES = frozenset(
-    alias for _name, aliases, _files, _types in get_all_lexers(plugins=False) for alias in aliases
+    alias
+    for _name, aliases, _files, _types in get_all_lexers(plugins=False)
+    for alias in aliases
     if _ALIAS_RE.fullmatch(alias)
 )
 LANGUAGE_CLASS_PREFIX = "language-"

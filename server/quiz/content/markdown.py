@@ -34,8 +34,16 @@ HEADING_SHIFT = 2
 # "1. Paris" or "# of items" stay text, while a fenced code block or display formula still works.
 _SHORT_TEXT_BLOCKS = ("fence", "math_block", "paragraph")
 _SIMPLE_TAGS = {
-    "em": "em", "strong": "strong", "s": "s", "blockquote": "blockquote", "bullet_list": "ul", "list_item": "li",
-    "table": "table", "thead": "thead", "tbody": "tbody", "tr": "tr",
+    "em": "em",
+    "strong": "strong",
+    "s": "s",
+    "blockquote": "blockquote",
+    "bullet_list": "ul",
+    "list_item": "li",
+    "table": "table",
+    "thead": "thead",
+    "tbody": "tbody",
+    "tr": "tr",
 }
 _ALIGN_RE = re.compile(r"text-align:(left|center|right)")
 

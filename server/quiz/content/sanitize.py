@@ -18,8 +18,29 @@ ALIGN_CLASSES = frozenset({"align-left", "align-center", "align-right"})
 
 HTML_TAGS = frozenset(
     {
-        "p", "br", "hr", "em", "strong", "s", "code", "pre", "span", "blockquote", "ul", "ol", "li",
-        "h3", "h4", "h5", "h6", "table", "thead", "tbody", "tr", "th", "td",
+        "p",
+        "br",
+        "hr",
+        "em",
+        "strong",
+        "s",
+        "code",
+        "pre",
+        "span",
+        "blockquote",
+        "ul",
+        "ol",
+        "li",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "table",
+        "thead",
+        "tbody",
+        "tr",
+        "th",
+        "td",
     }
 )
 ALLOWED_TAGS = HTML_TAGS | frozenset(MATH_ATTRIBUTES)

@@ -1,4 +1,5 @@
 """The question types, by the name a pool file gives in `"type"` (see base.py for what a type does)."""
+
 from __future__ import annotations
 
 from server.quiz.types.base import Question

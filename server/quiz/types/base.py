@@ -9,12 +9,13 @@ how an answer is stored and exported as text, what the page needs to show it
 (`new_tally`). The room, the pages' messages and the gradebook ask the question; none of
 them branch on its type.
 """
+
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
-from collections.abc import Callable
 from typing import Any, ClassVar
 
 from server.quiz import checks

@@ -1,4 +1,5 @@
 """Questions answered by picking options: single choice, multiple answers, and polls."""
+
 from __future__ import annotations
 
 from collections import Counter
@@ -9,13 +10,13 @@ from typing import Any, ClassVar
 from server.quiz import checks
 from server.quiz.types.base import (
     FULL,
-    NONE,
     JSON,
+    NONE,
     Answer,
     AnswerRefused,
+    Common,
     Grade,
     Question,
-    Common,
     QuestionSource,
     Rendered,
     Tally,
@@ -139,7 +140,7 @@ class MultipleChoice(ChoiceQuestion):
     correct: tuple[str, ...]
 
     def parse_answer(self, raw: object) -> Answer:
-        expected = f"a list of distinct keys from {', '.join(self.keys)}, e.g. [\"A\", \"C\"]"
+        expected = f'a list of distinct keys from {", ".join(self.keys)}, e.g. ["A", "C"]'
         if not isinstance(raw, list) or not raw or len(raw) > len(self.keys):
             raise AnswerRefused(expected)
         if any(not isinstance(key, str) or key not in self.keys for key in raw) or len(set(raw)) != len(raw):
@@ -224,11 +225,17 @@ class Poll(ChoiceQuestion):
     def from_source(cls, source: QuestionSource, common: Common) -> Poll:
         is_open = source.data.get("open") is True
         if source.data.get("open") not in (None, True, False):
-            source.problems.add(source.at("open"), f"expected true or false, got {checks.describe(source.data['open'])}", "write true")
+            source.problems.add(
+                source.at("open"), f"expected true or false, got {checks.describe(source.data['open'])}", "write true"
+            )
         if is_open:
             source.refuse("options", 'open polls (free text); drop "open" to poll over options')
             return cls(options={}, **common())
-        options = check_options(source) if source.has("options", 'add "options": {...}, or "open": true for free text') else None
+        options = (
+            check_options(source)
+            if source.has("options", 'add "options": {...}, or "open": true for free text')
+            else None
+        )
         return cls(options=options or {}, **common())
 
 
@@ -239,7 +246,11 @@ def check_options(source: QuestionSource) -> dict[str, Option] | None:
     """The options in key order, or None when their keys are unusable (each problem reported)."""
     value, location, problems = source.data["options"], source.at("options"), source.problems
     if not isinstance(value, dict):
-        fix = 'turn the list into {"A": "first", "B": "second", ...}' if isinstance(value, list) else 'write {"A": "...", "B": "..."}'
+        fix = (
+            'turn the list into {"A": "first", "B": "second", ...}'
+            if isinstance(value, list)
+            else 'write {"A": "...", "B": "..."}'
+        )
         problems.add(location, f'expected an object like {{"A": "...", "B": "..."}}, got {checks.describe(value)}', fix)
         return None
     checks.check_duplicate_keys(value, location, problems)
@@ -261,7 +272,11 @@ def _check_option(key: str, value: object, location: str, source: QuestionSource
 def _option_keys_ok(keys: list[str], location: str, problems: checks.Problems) -> bool:
     count = len(keys)
     if count < OPTIONS_MIN:
-        problems.add(location, f"has {count} option(s), needs {OPTIONS_MIN} to {len(OPTION_KEYS)}", "add options so the keys run A, B, ...")
+        problems.add(
+            location,
+            f"has {count} option(s), needs {OPTIONS_MIN} to {len(OPTION_KEYS)}",
+            "add options so the keys run A, B, ...",
+        )
         return False
     if count > len(OPTION_KEYS):
         problems.add(location, f"has {count} options, the limit is {len(OPTION_KEYS)}", "keep only A to F")
@@ -277,7 +292,11 @@ def _option_keys_ok(keys: list[str], location: str, problems: checks.Problems) -
 def check_correct_key(value: object, location: str, keys: tuple[str, ...] | None, problems: checks.Problems) -> str:
     """`correct` of a single-choice question: one of the option keys."""
     if not isinstance(value, str):
-        problems.add(location, f"expected an option key such as 'A', got {checks.describe(value)}", 'write the letter in double quotes, e.g. "A"')
+        problems.add(
+            location,
+            f"expected an option key such as 'A', got {checks.describe(value)}",
+            'write the letter in double quotes, e.g. "A"',
+        )
         return ""
     valid = keys or tuple(OPTION_KEYS)
     if value in valid:
@@ -288,18 +307,32 @@ def check_correct_key(value: object, location: str, keys: tuple[str, ...] | None
     return value
 
 
-def check_correct_keys(value: object, location: str, keys: tuple[str, ...] | None, problems: checks.Problems) -> tuple[str, ...]:
+def check_correct_keys(
+    value: object, location: str, keys: tuple[str, ...] | None, problems: checks.Problems
+) -> tuple[str, ...]:
     """`correct` of a multiple-answer question: a list of one or more distinct option keys."""
     valid = keys or tuple(OPTION_KEYS)
     if isinstance(value, str):
-        problems.add(location, f"expected a list of option keys, got {checks.describe(value)}", f'write ["{value}"] or use "type": "single"')
+        problems.add(
+            location,
+            f"expected a list of option keys, got {checks.describe(value)}",
+            f'write ["{value}"] or use "type": "single"',
+        )
         return ()
     if not isinstance(value, list) or not value:
-        problems.add(location, f"expected a list of one or more option keys, got {checks.describe(value)}", 'write e.g. ["A", "C"]')
+        problems.add(
+            location,
+            f"expected a list of one or more option keys, got {checks.describe(value)}",
+            'write e.g. ["A", "C"]',
+        )
         return ()
     bad = [key for key in value if not isinstance(key, str) or key not in valid]
     if bad:
-        problems.add(location, f"{', '.join(map(repr, bad))} not among the options {valid[0]}-{valid[-1]}", f"use keys from {', '.join(valid)}")
+        problems.add(
+            location,
+            f"{', '.join(map(repr, bad))} not among the options {valid[0]}-{valid[-1]}",
+            f"use keys from {', '.join(valid)}",
+        )
     repeated = [key for key, n in Counter(map(str, value)).items() if n > 1]
     if repeated:
         problems.add(location, f"{', '.join(map(repr, repeated))} given more than once", "list each key once")

@@ -1,4 +1,5 @@
 """A number, right within a tolerance or a range; the reveal shows how the answers spread."""
+
 from __future__ import annotations
 
 import math
@@ -6,7 +7,18 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from server.quiz import checks
-from server.quiz.types.base import FULL, NONE, JSON, Answer, AnswerRefused, Grade, Common, Question, QuestionSource, Tally
+from server.quiz.types.base import (
+    FULL,
+    JSON,
+    NONE,
+    Answer,
+    AnswerRefused,
+    Common,
+    Grade,
+    Question,
+    QuestionSource,
+    Tally,
+)
 
 UNIT_MAX_CHARS = 20
 HISTOGRAM_BINS = 10
@@ -55,7 +67,12 @@ class Numeric(Question):
     unit: str = ""
 
     def parse_answer(self, raw: object) -> Answer:
-        if isinstance(raw, bool) or not isinstance(raw, (int, float)) or not math.isfinite(raw) or abs(raw) > NUMBER_LIMIT:
+        if (
+            isinstance(raw, bool)
+            or not isinstance(raw, (int, float))
+            or not math.isfinite(raw)
+            or abs(raw) > NUMBER_LIMIT
+        ):
             raise AnswerRefused("a number, e.g. 3.14")
         return float(raw)
 
@@ -117,7 +134,14 @@ class Numeric(Question):
             if tolerance < 0:
                 problems.add(source.at("tolerance"), "must be >= 0", f"write {abs(tolerance)}")
                 tolerance = 0.0
-        return cls(low=correct - tolerance, high=correct + tolerance, correct=correct, tolerance=tolerance, unit=unit, **common())
+        return cls(
+            low=correct - tolerance,
+            high=correct + tolerance,
+            correct=correct,
+            tolerance=tolerance,
+            unit=unit,
+            **common(),
+        )
 
 
 def format_number(value: float) -> str:
@@ -127,10 +151,14 @@ def format_number(value: float) -> str:
 
 def _check_number(value: object, location: str, problems: checks.Problems) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        problems.add(location, f"expected a number, got {checks.describe(value)}", "write a number without quotes, e.g. 3.14")
+        problems.add(
+            location, f"expected a number, got {checks.describe(value)}", "write a number without quotes, e.g. 3.14"
+        )
         return 0.0
     if abs(value) > NUMBER_LIMIT:
-        problems.add(location, f"{value!r} is too large", f"use a number between -{NUMBER_LIMIT:g} and {NUMBER_LIMIT:g}")
+        problems.add(
+            location, f"{value!r} is too large", f"use a number between -{NUMBER_LIMIT:g} and {NUMBER_LIMIT:g}"
+        )
         return 0.0
     return float(value)
 
@@ -142,6 +170,10 @@ def _check_range(value: object, location: str, problems: checks.Problems) -> tup
     low = _check_number(value[0], f"{location}[0]", problems)
     high = _check_number(value[1], f"{location}[1]", problems)
     if low > high:
-        problems.add(location, f"low {format_number(low)} is above high {format_number(high)}", f"write [{format_number(high)}, {format_number(low)}]")
+        problems.add(
+            location,
+            f"low {format_number(low)} is above high {format_number(high)}",
+            f"write [{format_number(high)}, {format_number(low)}]",
+        )
         low, high = high, low
     return low, high

@@ -1,4 +1,5 @@
 """Short free-text answers, matched against accepted answers; and the count of free text given."""
+
 from __future__ import annotations
 
 import unicodedata
@@ -7,7 +8,18 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from server.quiz import checks
-from server.quiz.types.base import FULL, NONE, JSON, Answer, AnswerRefused, Grade, Common, Question, QuestionSource, Tally
+from server.quiz.types.base import (
+    FULL,
+    JSON,
+    NONE,
+    Answer,
+    AnswerRefused,
+    Common,
+    Grade,
+    Question,
+    QuestionSource,
+    Tally,
+)
 
 FREE_TEXT_MAX_CHARS = 100
 ACCEPTED_MAX = 50
@@ -99,17 +111,23 @@ class TextAnswer(Question):
         if source.data.get("match") is not None:
             match = source.data["match"]
             if match not in MATCH_MODES:
-                source.problems.add(source.at("match"), f"{checks.describe(match)} is not a match mode", 'use "fold" or "exact"')
+                source.problems.add(
+                    source.at("match"), f"{checks.describe(match)} is not a match mode", 'use "fold" or "exact"'
+                )
             exact = match == "exact"
         return cls(accept=accept, exact=exact, **common())
 
 
 def _check_accept(value: object, location: str, problems: checks.Problems) -> tuple[str, ...]:
     if isinstance(value, str):
-        problems.add(location, f"expected a list of accepted answers, got {checks.describe(value)}", f"write [{value!r}]")
+        problems.add(
+            location, f"expected a list of accepted answers, got {checks.describe(value)}", f"write [{value!r}]"
+        )
         return ()
     if not isinstance(value, list) or not value:
-        problems.add(location, f"expected a list of one or more answers, got {checks.describe(value)}", 'write e.g. ["Paris"]')
+        problems.add(
+            location, f"expected a list of one or more answers, got {checks.describe(value)}", 'write e.g. ["Paris"]'
+        )
         return ()
     if len(value) > ACCEPTED_MAX:
         problems.add(location, f"has {len(value)} answers, the limit is {ACCEPTED_MAX}", "keep the likely ones")

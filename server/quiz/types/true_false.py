@@ -1,11 +1,23 @@
 """True or false: two big buttons."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import ClassVar
 
 from server.quiz import checks
-from server.quiz.types.base import FULL, NONE, JSON, Answer, AnswerRefused, Grade, Common, Question, QuestionSource, Tally
+from server.quiz.types.base import (
+    FULL,
+    JSON,
+    NONE,
+    Answer,
+    AnswerRefused,
+    Common,
+    Grade,
+    Question,
+    QuestionSource,
+    Tally,
+)
 
 
 class TrueFalseCounts(Tally):
