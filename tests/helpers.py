@@ -615,6 +615,32 @@ class Instructor:
         assert self.ws is not None
         return _required(await self.ws.reply_to({"command_result", "error"}), self.ws, "command_result or error")
 
+    async def presence_until(self, test: Callable[[dict[str, dict[str, Any]]], bool]) -> dict[str, dict[str, Any]]:
+        """The dashboard's presence table (rows by student id) once it passes `test`.
+
+        Built as the dashboard builds it: a `presence_update` replaces the table, a
+        `presence_delta` (a large class) changes the rows it names, and a new current
+        question clears every row's `answered_current`.
+        """
+        assert self.ws is not None
+        table: dict[str, dict[str, Any]] = {}
+        shown_question: list[int | None] = [None]
+
+        def apply(message: dict[str, Any]) -> bool:
+            if message["type"] == "presence_update":
+                table.clear()
+            elif message["current_question_idx"] != shown_question[0]:
+                for row in table.values():
+                    row["answered_current"] = False
+            shown_question[0] = message["current_question_idx"]
+            for student_id in message.get("removed", []):
+                table.pop(student_id, None)
+            table.update((row["student_id"], row) for row in message["rows"])
+            return test(table)
+
+        _required(await self.ws.expect({"presence_update", "presence_delta"}, apply), self.ws, "presence")
+        return table
+
 
 async def join_all(base_url: str, ids: Iterable[str], *, concurrency: int = 40) -> dict[str, str]:
     """POST /join for each id (name = id upper-cased); returns id -> Cookie header value."""

@@ -259,9 +259,17 @@ def score_distribution(totals_units: Iterable[int], possible_units: int) -> dict
 # ---------------------------------------------------------------- instructor views
 
 
-def lobby_update(participants: Iterable[Participant]) -> dict[str, Any]:
+def lobby_update(participants: Iterable[Participant], count: int | None = None) -> dict[str, Any]:
+    """Who joined; with `count` (a large class) `participants` are only the latest and `truncated` says so."""
     rows = [{"student_id": p.student_id, "name": p.name, "joined_at_ms": p.joined_at_ms} for p in participants]
-    return {"type": "lobby_update", "participants": rows, "count": len(rows)}
+    update: dict[str, Any] = {
+        "type": "lobby_update",
+        "participants": rows,
+        "count": len(rows) if count is None else count,
+    }
+    if count is not None:
+        update["truncated"] = True
+    return update
 
 
 def presence_row(p: Participant, answered: bool, attempts: DuplicateJoinLog | None) -> dict[str, Any]:
@@ -303,6 +311,38 @@ def presence_update_text(
 
 
 SHOWS_A_QUESTION = (SessionState.QUESTION_OPEN, SessionState.QUESTION_PAUSED, SessionState.QUESTION_CLOSED)
+
+
+def presence_delta(
+    current_question_idx: int | None,
+    rows: list[dict[str, Any]],
+    removed: list[str],
+    now_ms: int,
+    *,
+    count: int,
+    orphans: list[dict[str, Any]] | None = None,
+    not_joined: list[dict[str, str]] | None = None,
+    refused_joins: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """The presence rows that changed (a large class's dashboard applies them to its table).
+
+    When `current_question_idx` differs from the one the dashboard shows, it first clears
+    every row's `answered_current`. The lists are present only when they changed.
+    """
+    delta: dict[str, Any] = {
+        "type": "presence_delta",
+        "current_question_idx": current_question_idx,
+        "rows": rows,
+        "removed": removed,
+        "count": count,
+        "server_ts": now_ms,
+    }
+    if orphans is not None:
+        delta["orphan_duplicate_joins"] = orphans
+    if not_joined is not None:
+        delta["not_joined"] = not_joined
+        delta["refused_joins"] = refused_joins or []
+    return delta
 
 
 def projector_state(

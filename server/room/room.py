@@ -158,7 +158,7 @@ class Room:
         self.hub.add(client)
         participant.connections += 1
         participant.last_seen_ms = self.clock.now_ms()
-        self.views.mark(presence=True)
+        self.views.mark(students=[participant.student_id])
         for text in self.snapshots.for_student(participant, self.clock.now_ms()):
             client.send(text)
 
@@ -166,10 +166,11 @@ class Room:
         self.hub.remove(client)
         participant.connections = max(0, participant.connections - 1)
         participant.last_seen_ms = self.clock.now_ms()
-        self.views.mark(presence=True)
+        self.views.mark(students=[participant.student_id])
 
     def touch(self, participant: Participant) -> None:
         participant.last_seen_ms = self.clock.now_ms()
+        self.views.mark(students=[participant.student_id])  # sent when "last seen" moves a 10 s step
 
     def connect_instructor(self, client: ClientConnection) -> None:
         self.hub.add(client)
@@ -253,7 +254,7 @@ class Room:
             self.record.roster.remove(entry.student_id)
         self.record.roster.add(entry)
         await self.storage.save(RosterLog.added(entry, len(self.record.roster)), what="roster add")
-        self.views.mark(presence=True)
+        self.views.mark(lists=True)
         log.info("roster: added %s (%s)", entry.student_id, entry.display_name)
         return {**self.status(), "added": entry.student_id, "name": entry.display_name}
 
@@ -264,7 +265,7 @@ class Room:
             raise RoomError("unknown_student", f"{student_id!r} is not on the roster.", 404)
         roster.remove(student_id)
         await self.storage.save(RosterLog.removed(student_id), what="roster remove")
-        self.views.mark(presence=True)
+        self.views.mark(lists=True)
         log.info("roster: removed %s", student_id)
         return {**self.status(), "removed": student_id}
 
@@ -275,7 +276,7 @@ class Room:
         now = self.clock.now_ms()
         detail = dumps({"name": participant.name})
         await self.storage.save(self._log.student_cleared(participant.student_id, detail, now), what="clear student")
-        self.views.mark(lobby=True, presence=True, histogram=True)
+        self.views.mark(lobby=True, histogram=True, students=[participant.student_id], lists=True)
         log.info("cleared student %s", participant.student_id)
         return {**self.status(), "cleared": participant.student_id}
 
@@ -358,7 +359,7 @@ class Room:
         freeze_survivors()
         self.countdown.start(asked)
         self._send_timed(lambda extra_time: messages.question_open(self.pool, asked, now, extra_time))
-        self.views.mark(presence=True, histogram=True)
+        self.views.mark(histogram=True, everyone=True)
         log.info("question %d open (%d s)", question_idx, time_limit)
         await saved
 
@@ -385,7 +386,7 @@ class Room:
                 asked.count(missed)
         self.ranking.invalidate()
         self._broadcast(self.broadcasts.reveal(asked))
-        self.views.mark(presence=True, histogram=True)
+        self.views.mark(histogram=True)
         log.info(
             "question %d closed: %d answered, %d missed", asked.question_idx, asked.submitted_count, asked.missed_count
         )
@@ -405,7 +406,7 @@ class Room:
         text = dumps(messages.question_skipped(asked))
         self.hub.send_to_students(text)
         self.hub.send_to_instructors(text)
-        self.views.mark(presence=True, histogram=True)
+        self.views.mark(histogram=True)
         log.info("question %d skipped", asked.question_idx)
 
     async def _pause(self) -> None:
@@ -444,7 +445,7 @@ class Room:
         self.record.finished_at_ms = now
         await self.storage.save([self._log.session_finished(now)], what="end session")
         self._broadcast(self.broadcasts.ended())
-        self.views.mark(presence=True)
+        self.views.mark()
         log.info("session finished")
 
     async def _reset(self) -> None:
@@ -457,7 +458,7 @@ class Room:
             self.hub.close_student(student_id, CloseCode.SESSION_RESET, messages.SESSION_RESET)
         await self.storage.save(self._log.reset(self.clock.now_ms()), what="reset")
         self.hub.send_to_instructors(self.snapshots.state_text(self.clock.now_ms()))
-        self.views.mark(lobby=True, presence=True, histogram=True)
+        self.views.mark(lobby=True, histogram=True, everyone=True, lists=True)
         log.info("session reset")
 
     async def _save_state(self, what: str) -> None:

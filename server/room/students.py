@@ -143,7 +143,7 @@ class Students:
                     asked.count(missed)
             self.participants[student_id] = participant
             self._ranking.invalidate()
-            self._views.mark(lobby=True, presence=True, histogram=True)
+            self._views.mark(lobby=True, histogram=True, students=[student_id])
 
         self._pending_joins.add(student_id)
         try:
@@ -164,7 +164,7 @@ class Students:
         entry.latest_ts = now
         entry.latest_detail = dumps({"from": detail})
         log.warning("join refused: student id %s is not on the roster (from %s)", student_id, detail)
-        self._views.mark(presence=True)
+        self._views.mark(lists=True)
         event = self._log.event(student_id, "not_on_roster", None, entry.latest_detail, now)
         await self._storage.save([event], what="refused join", keep=False)
 
@@ -175,7 +175,7 @@ class Students:
         entry.latest_ts = now
         entry.latest_detail = dumps({"name": name, "from": detail})
         log.warning("duplicate join attempt on student id %s (name %r, from %s)", student_id, name, detail)
-        self._views.mark(presence=True)
+        self._views.mark(students=[student_id], lists=True)
         event = self._log.event(student_id, "duplicate_join", None, entry.latest_detail, now)
         await self._storage.save([event], what="duplicate join", keep=False)
 
@@ -192,7 +192,7 @@ class Students:
             participant.blur_count += 1
         elif kind == "visibility_hidden":
             participant.hidden_count += 1
-        self._views.mark(presence=True)
+        self._views.mark(students=[participant.student_id])
         event = self._log.event(participant.student_id, kind, question_idx, None, now)
         await self._storage.save([event], what="event", keep=False)
 
@@ -245,7 +245,7 @@ class Students:
             participant.record(submission, revealed=False)
             participant.last_seen_ms = now
             asked.count(submission)
-            self._views.mark(presence=True, histogram=True)
+            self._views.mark(histogram=True, students=[participant.student_id])
             self._on_answer(participant)
 
         pending = self._pending_answers[key] = _PendingAnswer()
