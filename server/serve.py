@@ -25,6 +25,7 @@ from server import gc_policy
 from server.control import socket as control_socket
 from server.web import hypercorn_patch
 from server.web.app import MAX_WS_MESSAGE_BYTES, create_app
+from server.web.student_socket import StudentSocketFastPath
 from server.auth import Signer, load_or_create_secret_file
 from server.clock import Clock
 from server.room.room import Room
@@ -134,7 +135,8 @@ async def serve(
 
     try:
         async with open_room(settings) as room:
-            app = _wrap_for_proxies(create_app(room, Signer(secret_key), admin_token), settings)
+            # The students' socket is served ahead of Quart (student_socket.py), then proxies' headers are read.
+            app = _wrap_for_proxies(StudentSocketFastPath(create_app(room, Signer(secret_key), admin_token)), settings)
             config = hypercorn_config(settings)
             async with trio.open_nursery() as nursery:
                 http_done = trio.Event()

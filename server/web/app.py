@@ -16,12 +16,13 @@ from __future__ import annotations
 from server.auth import Signer
 from server.room.room import Room
 from server.web import hypercorn_patch
+from server.web.connection import MAX_WS_MESSAGE_BYTES
 from server.web.instructor import instructor
 from server.web.pages import pages, static_dir
 from server.web.quiz_app import QuizApp
 from server.web.report import report
 from server.web.security import MAX_BODY_BYTES, security
-from server.web.sockets import MAX_WS_MESSAGE_BYTES, sockets
+from server.web.sockets import sockets
 from server.web.students import students
 
 __all__ = ["MAX_BODY_BYTES", "MAX_WS_MESSAGE_BYTES", "create_app", "static_dir"]

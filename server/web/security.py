@@ -33,6 +33,13 @@ HTTP_ERROR_CODES = {404: "not_found", 405: "method_not_allowed", 413: "body_too_
 # Methods that change nothing: any page may send them (GET routes stay open to links and bookmarks).
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 JSON_MEDIA_TYPE = "application/json"
+# What every response carries (the CSP unless a route set its own; see security_headers).
+SECURITY_HEADERS = (
+    ("Content-Security-Policy", CONTENT_SECURITY_POLICY),
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "no-referrer"),
+    ("X-Frame-Options", "DENY"),
+)
 
 security = Blueprint("security", __name__)
 
@@ -71,9 +78,8 @@ async def refuse_other_sites_websockets() -> Response | None:
 async def security_headers(response: Response) -> Response:
     """The headers every HTTP response carries."""
     response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Referrer-Policy"] = "no-referrer"
-    response.headers["X-Frame-Options"] = "DENY"
+    for name, value in SECURITY_HEADERS[1:]:
+        response.headers[name] = value
     if response.mimetype == "application/json" or request.path in NO_STORE_PATHS:
         # Answers about people and state are never stored; a route that set its own policy
         # (a static catalog, revalidated by its ETag) keeps it.
