@@ -7,7 +7,7 @@ Everything goes through the wire contract (shared/PROTOCOL.md), as phones would:
     cookie from Set-Cookie and opens one websocket at /ws/student with it;
   * joins start at a fixed rate (default 200/s) across all generator processes;
   * on each `question_open` a student answers at a uniformly random moment within
-    `--spread` seconds (`{"type":"submit","question_idx":i,"answer":"A".."D"}`);
+    `--spread` seconds, an answer of the question's type (`"B"`, `["A","C"]`, `true`, `3.1`, a word);
   * the instructor (websocket /ws/instructor?token=...) sends `next`, waits until the
     live histogram says every connected student answered (or spread + grace seconds),
     sends `next` again (close + open) ... and a last `next` finishes the session
@@ -391,6 +391,24 @@ def close_reason(exc: BaseException) -> str:
 # --------------------------------------------------------------------------- students (worker process)
 
 
+WORDS = ("merge", "quick", "heap", "bubble", "stable", "fast", "recursive", "pivot")
+
+
+def answer_for(question: dict[str, Any], rng: random.Random) -> Any:
+    """A plausible answer of the question's type, as a phone would send it."""
+    kind = question.get("question_type", "single")
+    keys = list(question.get("options") or {})
+    if kind == "multiple":
+        return sorted(rng.sample(keys, rng.randint(1, len(keys))))
+    if kind == "true_false":
+        return rng.random() < 0.5
+    if kind == "numeric":
+        return round(rng.uniform(0, 30), 1)
+    if kind == "text" or (kind == "poll" and question.get("open")):
+        return rng.choice(WORDS)
+    return rng.choice(keys)
+
+
 @dataclass
 class WorkerStats:
     joins_ok: int = 0
@@ -473,16 +491,16 @@ class StudentWorker:
         closed: set[int] = set()
         ended = False
 
-        async def answer(question_idx: int, options: list[str], delay: float) -> None:
+        async def answer(question_idx: int, question: dict[str, Any], delay: float) -> None:
             await trio.sleep(delay)
             if question_idx in closed or ended:
                 stats.skipped += 1  # the page locks once the reveal is in; a phone would not submit
                 return
             pending[question_idx] = time.monotonic()
             stats.submits += 1
-            choice = self.rng.choice(options)
+            choice = json.dumps(answer_for(question, self.rng))
             try:
-                await ws.send_message(f'{{"type":"submit","question_idx":{question_idx},"answer":"{choice}"}}')
+                await ws.send_message(f'{{"type":"submit","question_idx":{question_idx},"answer":{choice}}}')
             except CLOSED_ERRORS:
                 pass  # counted by the reader
 
@@ -499,7 +517,7 @@ class StudentWorker:
                             if idx not in seen:
                                 seen.add(idx)
                                 stats.open_recv.setdefault(idx, []).append(now)
-                                answers.start_soon(answer, idx, list(message["options"]), self.rng.uniform(0, spread))
+                                answers.start_soon(answer, idx, message, self.rng.uniform(0, spread))
                         elif kind == "submit_ack":
                             sent = pending.pop(message["question_idx"], None)
                             if sent is not None:
@@ -795,10 +813,25 @@ COLUMNS = [
     ("ack p50/p95/p99/max ms", lambda r: _pct(r.get("ack_ms"))),
     ("reveal p50/p95/p99/max ms", lambda r: _pct(r.get("reveal_ms"))),
     ("srv CPU s/q", lambda r: r.get("server_cpu_per_question_s")),
+    ("ms/st/q", lambda r: _per_student(r.get("server_cpu_per_question_s"), r)),
+    ("join ms/st", lambda r: _per_student(r.get("server_cpu_join_phase_s"), r)),
     ("srv peak RSS MiB", lambda r: r.get("server_peak_rss_mib")),
+    ("dash KB/s", lambda r: _dashboard_rate(r)),
     ("gen CPU", lambda r: "/".join(str(u) for u in r.get("gen_cpu_util", []))),
     ("other CPU", lambda r: r.get("other_cpu_util")),
 ]
+
+
+def _per_student(seconds: float | None, r: dict[str, Any]) -> str | None:
+    """Server CPU in milliseconds per student (the issue's unit)."""
+    return None if seconds is None or not r.get("students") else f"{seconds * 1000 / r['students']:.3f}"
+
+
+def _dashboard_rate(r: dict[str, Any]) -> str | None:
+    """What the dashboard received, per second of the run."""
+    seconds = (r.get("join_phase_s") or 0) + (r.get("question_phase_s") or 0)
+    megabytes = r.get("instructor_mbytes")
+    return None if megabytes is None or not seconds else f"{megabytes * 1000 / seconds:.0f}"
 
 
 def _pct(p: dict | None) -> str:

@@ -14,6 +14,7 @@ targets of issue 5. Loopback only; every step has a time bound.
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import os
 import re
@@ -32,10 +33,13 @@ sys.path.insert(0, str(HERE))
 
 from loadgen import format_table, machine_busy_seconds  # noqa: E402
 
-# Issue 5: N -> {metric: bound}
+# Issues 5 and 14: N -> {metric: bound}. CPU per student in ms: per question, and for the join and handshake.
 TARGETS = {
+    10000: {"joins_failed": 0, "sockets_dropped": 0, "answers_without_ack": 0,
+            "fanout_ms.p99": 1000, "reveal_ms.p99": 1000, "ack_ms.p99": 500, "server_peak_rss_mib": 1024,
+            "cpu_ms_per_student_question": 0.25, "cpu_ms_per_student_join": 1.5},
     5000: {"joins_failed": 0, "sockets_dropped": 0, "answers_without_ack": 0,
-           "fanout_ms.p99": 500, "ack_ms.p99": 200, "reveal_ms.p99": 1000, "server_peak_rss_mib": 1024},
+           "fanout_ms.p99": 400, "ack_ms.p99": 100, "reveal_ms.p99": 1000, "server_peak_rss_mib": 1024},
     2000: {"fanout_ms.p99": 200, "ack_ms.p99": 100},
 }
 
@@ -114,9 +118,37 @@ def run_one(n: int, args: argparse.Namespace, work: Path) -> dict:
             raise RuntimeError(f"loadgen failed (exit {done.returncode}):\n{done.stderr[-2000:]}")
         result = json.loads(lines[-1][len("RESULT "):])
         result["machine_busy_before"] = busy_before
+        result["cpu_ms_per_student_question"] = round(result["server_cpu_per_question_s"] * 1000 / n, 3)
+        result["cpu_ms_per_student_join"] = round(result["server_cpu_join_phase_s"] * 1000 / n, 3)
+        result["student_page_bytes"] = page_bytes(url)
         return result
     finally:
         stop_server(server)
+
+
+def page_bytes(url: str) -> int:
+    """The student page's bytes on the wire, gzipped as a phone takes them: the HTML, what it links,
+    what its scripts import, and the English catalog."""
+    import urllib.request
+
+    def fetch(path: str) -> tuple[int, str]:
+        request = urllib.request.Request(url + path, headers={"Accept-Encoding": "gzip"})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            body = response.read()
+            text = gzip.decompress(body) if response.headers.get("Content-Encoding") == "gzip" else body
+            return len(body), text.decode("utf-8", "replace")
+
+    total, page = fetch("/")
+    queue = re.findall(r'(?:src|href)="(/static/[^"]+)"', page)
+    seen = set(queue)
+    while queue:
+        size, text = fetch(queue.pop())
+        total += size
+        for found in re.findall(r'"(/static/[^"]+\.js)"', text):
+            if found not in seen:
+                seen.add(found)
+                queue.append(found)
+    return total + fetch("/static/locales/en.json")[0]
 
 
 def get(result: dict, dotted: str):
@@ -138,7 +170,7 @@ def check_targets(results: list[dict]) -> list[str]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--students", default="500,2000,5000", help="comma-separated class sizes")
+    parser.add_argument("--students", default="500,2000,5000,10000", help="comma-separated class sizes")
     parser.add_argument("--questions", type=int, default=5)
     parser.add_argument("--spread", type=float, default=3.0)
     parser.add_argument("--join-rate", type=float, default=200.0)
@@ -188,7 +220,10 @@ def main() -> int:
     for result in results:
         if result.get("timed_out"):
             print(f"N={result['students']}: TIMED OUT after {args.timeout:g} s (partial result)")
-    print("targets (issue 5):")
+    for result in results:
+        if result.get("student_page_bytes"):
+            print(f"N={result['students']}: the student page is {result['student_page_bytes']:,} bytes on the wire (gzip)")
+    print("targets (issues 5 and 14):")
     print("\n".join(check_targets(results)))
     for result in results:
         print("RESULT " + json.dumps(result, separators=(",", ":")))
