@@ -6,6 +6,7 @@ and checked by the same pool loader. The format comes from the extension (.json 
 .gift, .xml, .csv; .txt Aiken, then GIFT; anything else is read as a pool) unless
 --format says otherwise.
 """
+
 from __future__ import annotations
 
 import json
@@ -14,7 +15,7 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
@@ -116,14 +117,42 @@ def _print_warnings(warnings: Sequence[ImportProblem], as_json: bool) -> None:
 
 @click.command("import")
 @click.argument("bank", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write the pool here, its images beside it.  [default: the pool to stdout]")
-@click.option("--format", "bank_format", type=click.Choice(BANK_FORMATS), help="The bank's format.  [default: from the extension: .gift, .xml, .csv; .txt is tried as Aiken, then GIFT]")
-@click.option("--strict", is_flag=True, help="Treat a question quizctl cannot run (matching, essay, ...) as an error instead of skipping it.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the pool here, its images beside it.  [default: the pool to stdout]",
+)
+@click.option(
+    "--format",
+    "bank_format",
+    type=click.Choice(BANK_FORMATS),
+    help="The bank's format.  [default: from the extension: .gift, .xml, .csv; .txt is tried as Aiken, then GIFT]",
+)
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Treat a question quizctl cannot run (matching, essay, ...) as an error instead of skipping it.",
+)
 @click.option("--title", help="The pool's title.  [default: the bank's, else the file name]")
-@click.option("--time-limit", type=int, metavar="S", help="The pool's default seconds per question (5-3600).  [default: the bank's, else 30]")
-@click.option("--score-fn", type=click.Choice(SCORE_FUNCTIONS), help="How answers score.  [default: the bank's, else speed_linear]")
+@click.option(
+    "--time-limit",
+    type=int,
+    metavar="S",
+    help="The pool's default seconds per question (5-3600).  [default: the bank's, else 30]",
+)
+@click.option(
+    "--score-fn",
+    type=click.Choice(SCORE_FUNCTIONS),
+    help="How answers score.  [default: the bank's, else speed_linear]",
+)
 @click.option("--force", is_flag=True, help="Overwrite the pool file and images that already exist.")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object: the outcome, warnings, errors (and the pool, without -o).")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print one JSON object: the outcome, warnings, errors (and the pool, without -o).",
+)
 def import_command(
     bank: Path,
     output: Path | None,
@@ -158,19 +187,16 @@ def import_command(
         )
     except BankError as exc:
         _import_failed(bank, exc.problems, exc.warnings, as_json)
-        return
     _print_warnings(result.warnings, as_json)
     if output is None and result.assets:
         message = f"the pool needs {len(result.assets)} image file(s) beside it, which stdout cannot hold"
         _import_failed(bank, [_file_problem(bank, message, "give -o pool.json")], [], as_json)
-        return
     written: list[Path] = []
     if output is not None:
         try:
             written = write_pool(result.pool, result.assets, output, force=force)
-        except OSError as exc:
+        except (OSError, ValueError) as exc:
             _import_failed(bank, [_file_problem(output, str(exc), "pick another -o, or pass --force")], [], as_json)
-            return
     _import_done(bank, output, result, written, as_json)
 
 
@@ -203,7 +229,9 @@ def _import_done(bank: Path, output: Path | None, result: ImportResult, written:
     click.echo(summary, err=output is None)
 
 
-def _import_failed(bank: Path, errors: Sequence[ImportProblem], warnings: Sequence[ImportProblem], as_json: bool) -> None:
+def _import_failed(
+    bank: Path, errors: Sequence[ImportProblem], warnings: Sequence[ImportProblem], as_json: bool
+) -> NoReturn:
     if as_json:
         report = {
             "ok": False,
@@ -282,7 +310,12 @@ def _write_atomically(path: Path, data: bytes) -> None:
 
 @click.command("export-pool")
 @click.argument("pool_path", metavar="POOL", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write the GIFT bank here, the pool's images beside it.  [default: stdout]")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the GIFT bank here, the pool's images beside it.  [default: stdout]",
+)
 @click.option("--force", is_flag=True, help="Overwrite a bank file and images that already exist.")
 def export_pool(pool_path: Path, output: Path | None, force: bool) -> None:
     """Write a pool as a GIFT bank that Moodle imports (Question bank > Import > GIFT format).
@@ -310,7 +343,10 @@ def export_pool(pool_path: Path, output: Path | None, force: bool) -> None:
         sys.stdout.write(text)
         sys.stdout.flush()
         if media:
-            click.echo(f"{pool_path}: its {len(media)} image(s) stay beside the pool; with -o they go beside the bank", err=True)
+            click.echo(
+                f"{pool_path}: its {len(media)} image(s) stay beside the pool; with -o they go beside the bank",
+                err=True,
+            )
         return
     try:
         same_folder = output.parent.resolve() == pool.base_dir
@@ -319,7 +355,9 @@ def export_pool(pool_path: Path, output: Path | None, force: bool) -> None:
         click.echo(f"{output}: {exc} (fix: pick another -o, or pass --force)", err=True)
         sys.exit(EXIT_REFUSED)
     count = len(pool.questions)
-    click.echo(f"{pool_path}: wrote {count} question{'s' if count != 1 else ''} as GIFT to {output}; {len(media)} image(s)")
+    click.echo(
+        f"{pool_path}: wrote {count} question{'s' if count != 1 else ''} as GIFT to {output}; {len(media)} image(s)"
+    )
 
 
 def _pool_images(pool: Pool) -> list[tuple[str, bytes]]:

@@ -295,14 +295,15 @@ GIFT_ERRORS = [
     # The pool loader's own rules, reported at the question's line:
     ("Q {=" + "a" * 101 + "}", 1, None, "accepted answer 1 is 101 characters long, the limit is 100", "shorten it"),
     ("[markdown]Q {=a ~$\\frac$}", 1, None, "option B, line 1, column 2: a command", "argument"),
-    ("// quizctl: {\"time_limit\": 3}\nQ {T}", 1, None, "time limit: 3 is out of range 5..3600", "5 to 3600"),
-    ("// quizctl: {\"points\": 0.125}\nQ {T}", 1, None, "points: 0.125 has more than two decimals", "0.12"),
-    ("// quizctl: {\"time_limit\": 30,}\nQ {T}", 1, 31, "not valid JSON", "JSON object"),
-    ("// quizctl: {\"type\": \"numeric\"}\nQ {T}", 1, 13, "type 'numeric' cannot be forced", "'poll' or 'text'"),
-    ("// quizctl: {\"type\": \"poll\"}\nQ {T}", 2, None, "neither options nor empty", "{~a ~b}"),
-    ("// quizctl: {\"unit\": \"s\"}\nQ {T}", 1, None, "unit is not used by true/false questions", "numeric"),
-    ("// quizctl: {\"image\": \"../x.png\", \"image_alt\": \"x\"}\nQ {T}", 1, None, "leads outside", "copy the image"),
-    ("// quizctl: {\"image\": \"no.png\", \"image_alt\": \"x\"}\nQ {T}", 1, None, "'no.png' not found", "check the name"),
+    ('// quizctl: {"time_limit": 3}\nQ {T}', 1, None, "time limit: 3 is out of range 5..3600", "5 to 3600"),
+    ('// quizctl: {"points": 0.125}\nQ {T}', 1, None, "points: 0.125 has more than two decimals", "0.12"),
+    ('// quizctl: {"time_limit": 30,}\nQ {T}', 1, 31, "not valid JSON", "JSON object"),
+    ('// quizctl: {"type": "numeric"}\nQ {T}', 1, 13, "type 'numeric' cannot be forced", "'poll' or 'text'"),
+    ('// quizctl: {"type": "poll"}\nQ {T}', 2, None, "neither options nor empty", "{~a ~b}"),
+    ('// quizctl: {"unit": "s"}\nQ {T}', 1, None, "unit is not used by true/false questions", "numeric"),
+    ('// quizctl: {"time_limt": 40}\n::t::\nQ {T}', 1, None, "unknown key 'time_limt'", "'time_limit'"),
+    ('// quizctl: {"image": "../x.png", "image_alt": "x"}\nQ {T}', 1, None, "leads outside", "copy the image"),
+    ('// quizctl: {"image": "no.png", "image_alt": "x"}\nQ {T}', 1, None, "'no.png' not found", "check the name"),
 ]
 
 
@@ -374,7 +375,12 @@ MULTI_TYPE_POOL: dict[str, Any] = {
         {"type": "text", "text": "CPython's sort?", "accept": ["Timsort", "tim sort", "%100 tim"], "match": "exact"},
         {"type": "text", "text": "An arrow?", "accept": ["a->b", "  spaced  out  "]},
         {"type": "single", "text": "Line one\nline two\\", "options": {"A": "a\\", "B": "b"}, "correct": "A"},
-        {"type": "single", "text": "Math \\(x\\) as written, and \\[y\\]", "options": {"A": " a", "B": "b "}, "correct": "A"},
+        {
+            "type": "single",
+            "text": "Math \\(x\\) as written, and \\[y\\]",
+            "options": {"A": " a", "B": "b "},
+            "correct": "A",
+        },
         {"type": "poll", "text": "Which topic next?", "options": {"A": "Heaps", "B": "%20% Graphs"}, "tags": []},
         {"type": "poll", "text": "One word for recursion?", "open": True, "explanation": "Thanks!", "time_limit": 60},
     ],
@@ -646,6 +652,7 @@ AIKEN_ERRORS = [
     ("Q\nA. a\nB.\nANSWER: A\n", 3, "option B is empty", "write the option's text"),
     ("A. a\nB. b\nANSWER: A\n", 1, "option A comes before any question text", "write the question"),
     ("ANSWER: A\n", 1, "ANSWER line with no question", "put the question"),
+    ("Q\nA. a\nB. " + "b" * 301 + "\nANSWER: A\n", 1, "option B is 301 characters long, the limit is 300", "shorten"),
 ]
 
 
@@ -848,7 +855,8 @@ def test_moodle_xml_unsupported_types_warn_with_their_line_and_fail_under_strict
 
 
 def xml_question(body: str, qtype: str = "multichoice") -> str:
-    return f'<quiz>\n<question type="{qtype}">\n<questiontext format="html"><text>Q</text></questiontext>\n{body}\n</question>\n</quiz>'
+    question = f'<question type="{qtype}">\n<questiontext format="html"><text>Q</text></questiontext>'
+    return f"<quiz>\n{question}\n{body}\n</question>\n</quiz>"
 
 
 def answers(*fractions: int) -> str:
@@ -866,6 +874,12 @@ XML_ERRORS = [
     (xml_question('<answer fraction="50"><text>x</text></answer>', "shortanswer"), 2, "no answer is graded", "100%"),
     ("<quiz>\n<question type='truefalse'>\n<questiontext><text>Q</quiz>", 3, "not well-formed", "export"),
     ("<notquiz/>", 1, "not <quiz>", "Moodle XML format"),
+    (
+        xml_question('<answer fraction="100"><text>' + "a" * 101 + "</text></answer>", "shortanswer"),
+        2,
+        "accepted answer 1 is 101 characters long, the limit is 100",
+        "shorten it",
+    ),
 ]
 
 
@@ -906,7 +920,8 @@ def test_moodle_xml_refuses_entity_declarations_quickly(tmp_path: Path) -> None:
 )
 def test_moodle_xml_asset_names_are_sanitised(tmp_path: Path, name: str, stem: str) -> None:
     xml = xml_question(
-        '<single>true</single><answer fraction="100"><text>a</text></answer><answer fraction="0"><text>b</text></answer>'
+        '<single>true</single><answer fraction="100"><text>a</text></answer>'
+        '<answer fraction="0"><text>b</text></answer>'
     ).replace(
         "<text>Q</text>",
         f'<text><![CDATA[Q <img src="@@PLUGINFILE@@/{quote(name)}" alt="x">]]></text>'
@@ -940,7 +955,11 @@ def test_moodle_xml_questions_with_unusable_images_are_skipped(
     tmp_path: Path, img: str, file: str, message: str
 ) -> None:
     body = '<answer fraction="100"><text>true</text></answer>'
-    xml = f'<quiz>\n<question type="truefalse">\n<questiontext format="html"><text><![CDATA[Q {img}]]></text>{file}</questiontext>{body}</question>\n<question type="truefalse"><questiontext><text>ok</text></questiontext>{body}</question></quiz>'
+    xml = (
+        '<quiz>\n<question type="truefalse">\n'
+        f'<questiontext format="html"><text><![CDATA[Q {img}]]></text>{file}</questiontext>{body}</question>\n'
+        f'<question type="truefalse"><questiontext><text>ok</text></questiontext>{body}</question></quiz>'
+    )
     result = load(tmp_path, "b.xml", xml)
     assert [q["text"] for q in result.pool["questions"]] == ["ok"]
     (warning,) = result.warnings
@@ -1179,7 +1198,9 @@ def test_a_bank_over_the_pool_size_is_an_error_that_says_to_split_it(tmp_path: P
     assert len(load(tmp_path, "ok.gift", "\n\n".join(f"Q{i} {{T}}" for i in range(500))).pool["questions"]) == 500
     error = failure(tmp_path, "big.gift", "\n\n".join(f"Q{i} {{T}}" for i in range(501)) + "\n\nBad {#x}")
     # Every parse error still comes first; the pool size is reported once, for the file.
-    assert [(p.line, p.message.split(":")[0]) for p in error.problems] == [(1003, "'x' is not a number with an optional tolerance")]
+    assert [(p.line, p.message.split(":")[0]) for p in error.problems] == [
+        (1003, "'x' is not a number with an optional tolerance")
+    ]
     error = failure(tmp_path, "big.gift", "\n\n".join(f"Q{i} {{T}}" for i in range(501)))
     ((problem,),) = [error.problems]
     assert (problem.line, problem.message) == (0, "501 questions; a pool holds at most 500")
@@ -1189,14 +1210,17 @@ def test_a_bank_over_the_pool_size_is_an_error_that_says_to_split_it(tmp_path: P
 DOCS = Path(__file__).parent.parent / "docs" / "importing.md"
 
 
-def test_the_examples_in_the_importing_guide_import_cleanly() -> None:
+def test_the_examples_in_the_importing_guide_and_the_readme_import_cleanly() -> None:
     blocks = DOCS.read_text(encoding="utf-8").split("```\n")[1::2]
     gift = next(b for b in blocks if b.startswith("::Stable"))
     aiken = next(b for b in blocks if b.startswith("Which planet"))
     csv = next(b for b in blocks if b.startswith("type,question") and b.count("\n") > 1)
-    for fmt, text, count in [("gift", gift, 5), ("aiken", aiken, 1), ("csv", csv, 7)]:
-        parsed = parse_bank(text, f"docs.{fmt}", fmt)
-        assert (len(parsed.questions), parsed.warnings) == (count, [])
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## From Moodle to quizctl", 1)[1].split("\n## ", 1)[0]
+    readme_csv = re.findall(r"```\n(type,question.*?)```", section, re.DOTALL)[0]
+    for fmt, text, count in [("gift", gift, 5), ("aiken", aiken, 1), ("csv", csv, 7), ("csv", readme_csv, 5)]:
+        result = import_data(text, f"docs.{fmt}", format=fmt)
+        assert (len(result.checked.questions), result.warnings) == (count, [])
 
 
 # ================================================================ hostile input
@@ -1483,13 +1507,13 @@ async def test_cli_import_errors_exit_1_listing_each_with_file_line_and_fix(tmp_
     output = tmp_path / "pool.json"
     done = await quizctl("import", str(bank), "-o", str(output))
     assert (done.returncode, done.stdout) == (1, "")
+    skipped = "a matching question (->): quizctl cannot run this kind of question; skipped"
+    unclosed = "the answer block opened here is not closed before the blank line"
+    numbers = "write numbers like {#42}, {#3.14:0.01} (tolerance) or {#1..5} (range)"
     assert done.stderr.splitlines() == [
-        f"{bank}:5: warning: a matching question (->): quizctl cannot run this kind of question; skipped"
-        " (fix: rewrite it as several single-choice questions)",
-        f"{bank}:3:3: the answer block opened here is not closed before the blank line"
-        " (fix: close it with }, remove blank lines inside it, or escape a literal brace as \\{)",
-        f"{bank}:7: 'x' is not a number with an optional tolerance"
-        " (fix: write numbers like {#42}, {#3.14:0.01} (tolerance) or {#1..5} (range))",
+        f"{bank}:5: warning: {skipped} (fix: rewrite it as several single-choice questions)",
+        f"{bank}:3:3: {unclosed} (fix: close it with }}, remove blank lines inside it, or escape a literal brace as \\{{)",
+        f"{bank}:7: 'x' is not a number with an optional tolerance (fix: {numbers})",
         f"{bank}: 2 error(s); nothing written.",
     ]
     assert not output.exists()
@@ -1541,7 +1565,9 @@ async def test_cli_export_pool_and_import_give_the_same_pool_back(tmp_path: Path
     bank.parent.mkdir()
     done = await quizctl("export-pool", str(POOLS_DIR / "demo.json"), "-o", str(bank))
     assert done.returncode == 0, done.stderr
-    assert (bank.parent / "figures" / "bubble-pass.png").read_bytes() == (POOLS_DIR / "figures" / "bubble-pass.png").read_bytes()
+    assert (bank.parent / "figures" / "bubble-pass.png").read_bytes() == (
+        POOLS_DIR / "figures" / "bubble-pass.png"
+    ).read_bytes()
     assert (await quizctl("export-pool", str(POOLS_DIR / "demo.json"), "-o", str(bank))).returncode == 1
     output = tmp_path / "again" / "demo.json"
     done = await quizctl("import", str(bank), "-o", str(output))

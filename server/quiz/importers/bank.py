@@ -23,6 +23,7 @@ from server.quiz.pool import (
     DEFAULT_SCORE_FN,
     DEFAULT_TIME_LIMIT_S,
     QUESTIONS_MAX,
+    ROOT_KEYS,
     TITLE_MAX_CHARS,
     Pool,
     PoolError,
@@ -30,10 +31,10 @@ from server.quiz.pool import (
 )
 
 from .aiken import parse_aiken
-from .spreadsheet import parse_csv
 from .gift import parse_gift
 from .moodle_xml import parse_moodle_xml
 from .problems import BankError, ImportProblem, ParsedBank
+from .spreadsheet import parse_csv
 
 __all__ = ["EXTENSIONS", "FORMATS", "ImportResult", "bank_format", "import_bank", "import_data", "parse_bank"]
 
@@ -93,9 +94,13 @@ def import_bank(
     chosen = format or bank_format(source)
     if chosen is None:
         suffix = Path(source).suffix.lower() or "(none)"
-        raise BankError([ImportProblem(source, 0, f"cannot tell the bank's format from the extension {suffix!r}", _FORMAT_FIX)])
+        raise BankError(
+            [ImportProblem(source, 0, f"cannot tell the bank's format from the extension {suffix!r}", _FORMAT_FIX)]
+        )
     data = _read_bytes(Path(source), source)
-    return import_data(data, source, format=chosen, title=title, time_limit=time_limit, score_fn=score_fn, strict=strict)
+    return import_data(
+        data, source, format=chosen, title=title, time_limit=time_limit, score_fn=score_fn, strict=strict
+    )
 
 
 def import_data(
@@ -140,15 +145,18 @@ def _pool_dict(
     parsed: ParsedBank, source: str, title: str | None, time_limit: int | None, score_fn: str | None
 ) -> tuple[dict[str, Any], set[str]]:
     """The pool dict, in the order a pool file has; and the pool keys whose value the bank gave."""
-    given = {"title": title.strip() if title is not None else None, "time_limit_default": time_limit, "score_fn": score_fn}
+    given = {
+        "title": title.strip() if title is not None else None,
+        "time_limit_default": time_limit,
+        "score_fn": score_fn,
+    }
     fallback = {
         "title": _title_from_stem(source),
         "time_limit_default": DEFAULT_TIME_LIMIT_S,
         "score_fn": DEFAULT_SCORE_FN,
     }
     values = {**fallback, **parsed.pool, **{key: value for key, value in given.items() if value is not None}}
-    order = ("title", "session_id", "time_limit_default", "score_fn", "language", "live_results")
-    pool = {key: values[key] for key in order if key in values}
+    pool = {key: values[key] for key in ROOT_KEYS if key in values}
     from_bank = {key for key in parsed.pool if given.get(key) is None}
     return {**pool, "questions": parsed.questions}, from_bank
 
@@ -160,7 +168,9 @@ def _read_bytes(path: Path, source: str) -> bytes:
     try:
         size = path.stat().st_size
         if size > FILE_MAX_BYTES:
-            raise fail(f"the file is {size // 2**20} MiB; banks are at most 64 MiB", "split the bank into smaller files")
+            raise fail(
+                f"the file is {size // 2**20} MiB; banks are at most 64 MiB", "split the bank into smaller files"
+            )
         return path.read_bytes()
     except FileNotFoundError:
         raise fail("no such file", "check the path") from None
@@ -181,6 +191,7 @@ def _title_from_stem(source: str) -> str:
 
 # "questions[3].options.B.text (line 1, column 5)": which question, which field, where in it.
 _QUESTION_LOCATION_RE = re.compile(r"questions\[(\d+)\]\.?([^ ]*)(?: \((.*)\))?")
+_UNKNOWN_KEY_RE = re.compile(r"unknown key '([^']*)'")
 _FIELD_NAMES = {"text": "question text", "accept": "accepted answer", "image_alt": "image alt text"}
 
 
@@ -213,7 +224,9 @@ class _Checker:
         except content.ContentError as problem:
             line = self.parsed.places[index].line_of(location.split(".")[0])
             self.errors.append(ImportProblem(self.source, line, problem.message, problem.fix))
-            self.reported.add(f"questions[{index}].{location}.image" if "." in location else f"questions[{index}].image")
+            self.reported.add(
+                f"questions[{index}].{location}.image" if "." in location else f"questions[{index}].image"
+            )
             return
         assets[PurePosixPath(path).as_posix()] = image.data
 
@@ -229,7 +242,9 @@ class _Checker:
                     target.write_bytes(data)
                 checked = parse_pool(pool, self.source, base_dir=Path(folder) if assets else None)
         except PoolError as error:
-            located = [self._locate(message) for message in error.problems if message.split(": ")[0] not in self.reported]
+            located = [
+                self._locate(message) for message in error.problems if message.split(": ")[0] not in self.reported
+            ]
             self.errors += located
         if self.errors or checked is None:
             raise BankError(sorted(self.errors, key=lambda p: p.line), self.parsed.warnings)
@@ -245,7 +260,9 @@ class _Checker:
             line = self.parsed.pool_line if location in self.from_bank else 0
             return ImportProblem(self.source, line, f"{location}: {what}", fix)
         path, inside = match[2], match[3]
-        line = self.parsed.places[int(match[1])].line_of(re.split(r"[.\[]", path)[0])
+        unknown = _UNKNOWN_KEY_RE.match(what)  # a misspelt key: at the line that gave it (a GIFT comment's)
+        key = re.split(r"[.\[]", path)[0] or (unknown[1] if unknown and not path else "")
+        line = self.parsed.places[int(match[1])].line_of(key)
         name = ", ".join(part for part in (_field_name(path), inside) if part)
         if not name:
             return ImportProblem(self.source, line, what, fix)

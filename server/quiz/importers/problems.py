@@ -177,7 +177,8 @@ def vet_question(question: Question, line: int, problems: Problems) -> None:
         del question["explanation"]
         problems.warn(
             line,
-            f"the explanation (general feedback) is {len(explanation)} characters, over {EXPLANATION_MAX_CHARS}; dropped",
+            f"the explanation (general feedback) is {len(explanation)} characters,"
+            f" over {EXPLANATION_MAX_CHARS}; dropped",
             "shorten the general feedback to keep it",
         )
     elif isinstance(explanation, str) and not explanation.strip():
