@@ -1476,9 +1476,13 @@ async def test_cli_imports_validates_and_serves_each_format(tmp_path: Path, fmt:
     assert json.loads(output.read_text(encoding="utf-8")) == expected.pool
     for asset, data in expected.assets:  # images beside the written pool
         assert (output.parent / asset).read_bytes() == data
-    for path in (output, bank):
+    summaries = []
+    for path in (output, bank):  # the written pool, and the bank itself: the same pool
         done = await quizctl("validate", str(path))
-        assert (done.returncode, done.stdout) == (0, f"{path}: OK - {done.stdout.split(' OK - ', 1)[1]}"), done.stderr
+        assert done.returncode == 0 and done.stdout.startswith(f"{path}: OK - "), done.stderr
+        assert f", {count} questions" in done.stdout
+        summaries.append(done.stdout.split(" OK - ", 1)[1])
+    assert summaries[0] == summaries[1]
     process = await ServerProcess(bank, tmp_path / "data").start()
     try:
         opened = await first_question_served(process)

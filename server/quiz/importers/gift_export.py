@@ -15,12 +15,13 @@ from typing import Any
 
 from server.quiz.pool import DEFAULT_TIME_LIMIT_S, Pool
 from server.quiz.types import DEFAULT_TYPE
+from server.quiz.types.numeric import format_number
 
 from .gift import parse_gift
 from .gift_meta import FORCED_TYPES, POOL_KEYS, POOL_PREFIX, QUESTION_PREFIX, write_comment
 from .gift_syntax import split_format
 from .problems import BankError, Question
-from .text import collapse_spaces, format_number
+from .text import collapse_spaces
 
 __all__ = ["export_gift", "pool_json"]
 

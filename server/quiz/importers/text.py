@@ -171,10 +171,3 @@ def parse_number(text: str) -> int | float | None:
         return None
     # Moodle writes grades and answers as "2.0000000": keep whole numbers whole.
     return int(value) if value.is_integer() and abs(value) < 2**53 else value
-
-
-def format_number(value: float) -> str:
-    """A number as the importers read it back: ``3``, ``0.5``, ``1e-05``."""
-    if isinstance(value, int) or (isinstance(value, float) and value.is_integer() and abs(value) < 1e15):
-        return str(int(value))
-    return repr(float(value))
