@@ -1329,13 +1329,26 @@ def test_hostile_html_converts_in_linear_time(html: str) -> None:
         ("gift", "::" * 100_000),
         ("gift", "Q {#" + "=" * 100_000 + "}"),
         ("gift", "\\(" * 100_000 + " {T}"),
+        ("gift", "[markdown]" + "\\*" * 150_000 + " {=" + "\\_" * 150_000 + " ~b}"),
         ("aiken", "A. x\n" * 100_000),
         ("moodle-xml", "<quiz>" + "<a>" * 10_000 + "</quiz>"),
         ("moodle-xml", "<quiz>" + "<question type='essay'/>" * 20_000 + "</quiz>"),
         ("csv", '"' * 200_000),
         ("csv", "question,A,B,correct\n" + "Q,a,b,A\n" * 20_000),
     ],
-    ids=["braces", "options", "colons", "equals", "math", "aiken", "xml-depth", "xml-many", "csv-quotes", "csv-rows"],
+    ids=[
+        "braces",
+        "options",
+        "colons",
+        "equals",
+        "math",
+        "long-texts",
+        "aiken",
+        "xml-depth",
+        "xml-many",
+        "csv-quotes",
+        "csv-rows",
+    ],
 )
 def test_hostile_banks_fail_or_parse_quickly(fmt: str, data: str) -> None:
     started = time.perf_counter()

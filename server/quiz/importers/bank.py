@@ -29,11 +29,14 @@ from server.quiz.pool import (
     PoolError,
     parse_pool,
 )
+from server.quiz.types.base import QUESTION_TEXT_MAX_CHARS
+from server.quiz.types.choice import OPTION_TEXT_MAX_CHARS
+from server.quiz.types.text import FREE_TEXT_MAX_CHARS
 
 from .aiken import parse_aiken
 from .gift import parse_gift
 from .moodle_xml import parse_moodle_xml
-from .problems import BankError, ImportProblem, ParsedBank
+from .problems import BankError, ImportProblem, ParsedBank, Question
 from .spreadsheet import parse_csv
 
 __all__ = ["EXTENSIONS", "FORMATS", "ImportResult", "bank_format", "import_bank", "import_data", "parse_bank"]
@@ -230,8 +233,46 @@ class _Checker:
             return
         assets[PurePosixPath(path).as_posix()] = image.data
 
+    def screen_lengths(self, questions: list[Question]) -> list[Question]:
+        """The questions for the loader, texts over the pool's limits reported here and left out.
+
+        The loader refuses them too, but only after checking and rendering them as Markdown,
+        which a hostile bank can make take seconds (a 300,000-character question); so a text
+        over its limit is reported with the loader's words and the loader gets a stand-in.
+        """
+        screened = []
+        for index, question in enumerate(questions):
+            copy = dict(question)
+            self._screen(index, copy, "text", QUESTION_TEXT_MAX_CHARS)
+            options = copy.get("options")
+            if isinstance(options, dict):
+                copy["options"] = options = dict(options)
+                for key, option in options.items():
+                    if isinstance(option, dict):
+                        options[key] = option = dict(option)
+                        self._screen(index, option, "text", OPTION_TEXT_MAX_CHARS, f"options.{key}.text")
+                    else:
+                        self._screen(index, options, key, OPTION_TEXT_MAX_CHARS, f"options.{key}")
+            accept = copy.get("accept")
+            if isinstance(accept, list):
+                copy["accept"] = accept = list(accept)
+                for position in range(len(accept)):
+                    self._screen(index, accept, position, FREE_TEXT_MAX_CHARS, f"accept[{position}]")
+            screened.append(copy)
+        return screened
+
+    def _screen(self, index: int, holder: Any, key: Any, limit: int, path: str = "") -> None:
+        value = holder[key]
+        if isinstance(value, str) and len(value) > limit:
+            path = path or str(key)
+            line = self.parsed.places[index].line_of(path.split(".")[0].split("[")[0])
+            message = f"{_field_name(path)} is {len(value)} characters long, the limit is {limit}"
+            self.errors.append(ImportProblem(self.source, line, message, "shorten it"))
+            holder[key] = "x"
+
     def check(self, pool: dict[str, Any], assets: list[tuple[str, bytes]]) -> Pool:
         """The pool as the loader reads it; `BankError` with every problem at its bank line."""
+        pool = {**pool, "questions": self.screen_lengths(pool["questions"])}
         checked: Pool | None = None
         try:
             # The images go where the loader finds them, as they will beside the written pool.
