@@ -1400,13 +1400,16 @@ def big_csv(target_bytes: int) -> str:
 @pytest.mark.parametrize(("name", "make"), [("big.gift", big_gift), ("big.csv", big_csv)])
 def test_a_5mb_bank_parses_in_a_few_seconds_and_is_too_big_for_one_pool(tmp_path: Path, name: str, make: Any) -> None:
     path = write(tmp_path, name, make(5 * 1024 * 1024))
-    started = time.perf_counter()
+    # CPU time of this process: what the import costs, whatever else the machine is running.
+    started = time.process_time()
     with pytest.raises(BankError) as caught:
         import_bank(path)
-    elapsed = time.perf_counter() - started
+    elapsed = time.process_time() - started
     ((problem,),) = [caught.value.problems]
     count = len(parse_bank(path.read_bytes(), str(path), path.suffix[1:]).questions)
-    print(f"\n{name}: {path.stat().st_size / 2**20:.1f} MiB, {count} questions parsed and refused in {elapsed:.2f} s")
+    print(
+        f"\n{name}: {path.stat().st_size / 2**20:.1f} MiB, {count} questions parsed and refused in {elapsed:.2f} s of CPU"
+    )
     assert count > 10_000 and problem.message == f"{count} questions; a pool holds at most 500"
     assert elapsed < 10
 
@@ -1431,10 +1434,12 @@ def test_a_5mb_moodle_xml_bank_of_500_questions_with_images_imports_and_checks_i
     tmp_path: Path,
 ) -> None:
     path = write(tmp_path, "big.xml", big_moodle_xml(500, 7_600))
-    started = time.perf_counter()
+    started = time.process_time()
     result = import_bank(path)
-    elapsed = time.perf_counter() - started
-    print(f"\nbig.xml: {path.stat().st_size / 2**20:.1f} MiB, 500 questions and images checked in {elapsed:.2f} s")
+    elapsed = time.process_time() - started
+    print(
+        f"\nbig.xml: {path.stat().st_size / 2**20:.1f} MiB, 500 questions and images checked in {elapsed:.2f} s of CPU"
+    )
     assert path.stat().st_size > 5 * 2**20
     assert len(result.checked.questions) == 500 and len(result.assets) == 500
     assert len(result.checked.media()) == 500  # every image read by the pool loader
