@@ -60,6 +60,8 @@ def main() -> None:
 
 for _command in (
     pool_commands.validate,
+    pool_commands.import_command,
+    pool_commands.export_pool,
     serve_command.serve,
     *operator_commands.STATE_COMMANDS,
     operator_commands.open_command,

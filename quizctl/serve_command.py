@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from quizctl import pool_commands
 from quizctl.common import EXIT_REFUSED, data_dir_option
 
 
@@ -25,6 +26,7 @@ from quizctl.common import EXIT_REFUSED, data_dir_option
 @click.option("--forwarded-allow-ips", envvar="QUIZ_FORWARDED_ALLOW_IPS", help="Proxies whose X-Forwarded-For/-Proto to trust (comma-separated, or *).")
 @click.option("--max-connections-per-ip", type=click.IntRange(0), default=0, show_default=True, help="Websockets per client address (0 = unlimited; a hall is often one NAT address).")
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info", show_default=True)
+@pool_commands.format_option
 def serve(
     pool_path: Path,
     host: str,
@@ -37,6 +39,7 @@ def serve(
     forwarded_allow_ips: str | None,
     max_connections_per_ip: int,
     log_level: str,
+    file_format: str | None,
 ) -> None:
     """Serve a live quiz from POOL until Ctrl-C.
 
@@ -46,17 +49,11 @@ def serve(
     else they are generated once and kept in the data dir (mode 0600).
     """
     from server.control.socket import ControlAddressError, parse_control_address
-    from server.quiz.pool import PoolError, load_pool
     from server.serve import run_until_signalled
     from server.settings import DEFAULT_SESSION_ID, Settings
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    try:
-        pool = load_pool(pool_path)
-    except PoolError as exc:
-        click.echo(str(exc), err=True)
-        click.echo(f"Fix the pool and run `quizctl validate {pool_path}` to check it.", err=True)
-        sys.exit(EXIT_REFUSED)
+    pool = pool_commands.pool_to_serve(pool_path, file_format, data_dir)  # a pool file, or a bank imported into data_dir
     if public_url and not public_url.startswith(("http://", "https://")):
         raise click.BadParameter("must start with http:// or https://", param_hint="--public-url")
     try:

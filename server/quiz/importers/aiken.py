@@ -17,18 +17,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from . import (
-    OPTION_KEYS,
-    OPTIONS_MIN,
-    ParsedBank,
-    Problems,
-    Question,
-    decode_text,
-    ordered,
-    plain_to_markdown,
-    too_many_options_fix,
-    vet_question,
-)
+from server.quiz.types.choice import OPTION_KEYS, OPTIONS_MIN
+
+from .problems import ParsedBank, Place, Problems, Question, ordered, too_many_options_fix
+from .text import decode_text, plain_to_markdown
 
 __all__ = ["parse_aiken"]
 
@@ -52,6 +44,7 @@ class _AikenReader:
     def __init__(self, problems: Problems) -> None:
         self.problems = problems
         self.questions: list[Question] = []
+        self.places: list[Place] = []
         self.pending: _Pending | None = None
 
     def line(self, number: int, raw: str) -> None:
@@ -142,8 +135,8 @@ class _AikenReader:
             "options": {key: plain_to_markdown(text) for key, text, _ in pending.options},
             "correct": letter.upper(),
         }
-        if vet_question(question, pending.line, self.problems):
-            self.questions.append(ordered(question))
+        self.questions.append(ordered(question))
+        self.places.append(Place(pending.line))
 
 
 def parse_aiken(data: str | bytes, source: str, *, strict: bool = False) -> ParsedBank:
@@ -156,4 +149,4 @@ def parse_aiken(data: str | bytes, source: str, *, strict: bool = False) -> Pars
     for number, raw in enumerate(decode_text(data, source).split("\n"), 1):
         reader.line(number, raw)
     reader.end()
-    return problems.finish(reader.questions)
+    return problems.finish(reader.questions, reader.places)

@@ -1,185 +1,73 @@
 """GIFT question banks, as Moodle's GIFT format documentation and importer define them.
 
 Questions are separated by blank lines; a question is text followed by an answer block
-in braces.  Supported: ``//`` comment lines, ``::title::`` (dropped: pool questions have
+in braces. Supported: ``//`` comment lines, ``::title::`` (dropped: pool questions have
 no titles), ``$CATEGORY: path`` (a tag on the following questions), ``[markdown]``,
 ``[html]``, ``[plain]`` and ``[moodle]`` text formats, the escapes ``\\~ \\= \\# \\{ \\}
 \\: \\\\ \\n``, per-answer ``#feedback`` (dropped) and ``####general feedback`` (the
-explanation).
+explanation). quizctl's own comments (``// quizctl: {...}``, gift_meta.py) give back
+what GIFT cannot say: time limits, points, images, units, exact matching, tags, polls.
 
 Mapped: ``{=right ~wrong}`` single; ``{~%50%a ~%50%b ~%-100%c}`` multiple (right =
 positive weight); ``{T}``/``{F}``/``{TRUE}``/``{FALSE}`` true_false; ``{#3.14:0.01}``,
 ``{#1..5}`` and ``{#=1822:0 =%50%1822:2}`` numeric (the full-credit answer);
-``{=merge sort =mergesort}`` text (the full-credit answers).  Skipped with a warning
+``{=merge sort =mergesort}`` text (the full-credit answers). Skipped with a warning
 naming the line (errors under ``strict``): matching (``->``), essay (``{}``), missing
-word (text after the answer block) and description (no answer block).  An answer block
+word (text after the answer block) and description (no answer block). An answer block
 followed only by closing punctuation (``... from {=Nazareth}.``) is not a missing word:
 Moodle shows it as a blank at the end of the sentence, and so does the import.
 
-`export_gift` writes a pool back as GIFT that this parser (and Moodle) reads.
+gift_export.py writes pools back as GIFT that this parser (and Moodle) reads.
 """
 
 from __future__ import annotations
 
-import re
-from bisect import bisect_right
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from . import (
-    OPTION_KEYS,
-    OPTIONS_MIN,
-    ParsedBank,
-    Problems,
-    Question,
-    collapse_spaces,
-    decode_text,
-    format_number,
-    markdown_with_math,
-    ordered,
-    parse_number,
-    plain_to_markdown,
-    too_many_options_fix,
-    vet_question,
+from server.quiz.types.choice import OPTION_KEYS, OPTIONS_MIN
+
+from .gift_meta import POOL_PREFIX, apply_comment, read_comment
+from .gift_syntax import (
+    EQUALS_RE,
+    MARKER_RE,
+    TEXT_FORMATS,
+    Block,
+    Part,
+    blocks,
+    skip_space,
+    split_format,
+    split_parts,
+    unhide,
+    without_feedback,
 )
-from .moodle_xml import HTML_MAX_CHARS, html_to_markdown, html_to_text
+from .html_markdown import HTML_MAX_CHARS, html_to_markdown, html_to_text
+from .problems import ParsedBank, Place, Problems, Question, ordered, too_many_options_fix, vet_question
+from .text import collapse_spaces, decode_text, markdown_with_math, parse_number, plain_to_markdown
 
-__all__ = ["export_gift", "parse_gift"]
+__all__ = ["TEXT_FORMATS", "parse_gift", "split_format"]
 
-TEXT_FORMATS = ("moodle", "html", "plain", "markdown")
 BLANK = "\\_\\_\\_\\_\\_"  # Moodle's "_____" for a missing word, escaped for Markdown
 
-# Escaped specials are swapped for Unicode noncharacters (never valid in interchange)
-# plus a filler, so that a 2-character escape stays 2 characters: offsets into the
-# hidden text still map to the instructor's line and column.
-_HIDDEN = {char: chr(0xFDD0 + index) for index, char in enumerate("\\~=#{}:\n")}
-_FILLER = chr(0xFDDF)
-_UNHIDE = str.maketrans({**{hidden: char for char, hidden in _HIDDEN.items()}, _FILLER: None})
-_ESCAPE_RE = re.compile(r"\\([\\~=#{}:n])")
-_NONCHARACTER_RE = re.compile("[\ufdd0-\ufdef]")
-_MARKER_RE = re.compile("[~=]")
-_EQUALS_RE = re.compile("=")
-
-
-def _hide_escapes(text: str) -> str:
-    text = _NONCHARACTER_RE.sub("\ufffd", text)
-    return _ESCAPE_RE.sub(lambda match: _HIDDEN["\n" if match[1] == "n" else match[1]] + _FILLER, text)
-
-
-def _unhide(text: str) -> str:
-    return text.translate(_UNHIDE)
-
 
 @dataclass(slots=True)
-class _Block:
-    """Consecutive non-blank lines: one question (or a $CATEGORY line)."""
+class _Comment:
+    """A question's quizctl comment: its fields and the line it is on."""
 
-    first_line: int
-    text: str  # the lines joined by "\n", comment lines emptied, escapes hidden
-    starts: list[int]  # offset in `text` where each line starts
+    fields: dict[str, Any]
+    line: int
 
-    def line_at(self, offset: int) -> int:
-        return self.first_line + bisect_right(self.starts, offset) - 1
-
-    def column_at(self, offset: int) -> int:
-        return offset - self.starts[bisect_right(self.starts, offset) - 1] + 1
-
-
-def _blocks(text: str) -> Iterator[_Block]:
-    current: list[str] = []
-    first = 0
-    for number, line in enumerate(text.split("\n"), 1):
-        if not line.strip():
-            if current:
-                yield _make_block(first, current)
-                current = []
-            continue
-        if not current:
-            first = number
-        # A comment line is emptied but kept, so that it neither ends the question
-        # (as in Moodle) nor shifts the line numbers.
-        current.append("" if line.lstrip().startswith("//") else line)
-    if current:
-        yield _make_block(first, current)
-
-
-def _make_block(first: int, lines: list[str]) -> _Block:
-    starts: list[int] = []
-    offset = 0
-    for line in lines:
-        starts.append(offset)
-        offset += len(line) + 1
-    return _Block(first, "\n".join(lines), starts)
-
-
-def _skip_space(text: str, pos: int) -> int:
-    while pos < len(text) and text[pos].isspace():
-        pos += 1
-    return pos
-
-
-def _split_format(raw: str, default: str) -> tuple[str, str]:
-    """``[html]text`` -> ("html", "text"); text without a known format keeps `default`."""
-    stripped = raw.lstrip()
-    if stripped.startswith("["):
-        end = stripped.find("]", 1, 12)
-        if end > 0 and stripped[1:end] in TEXT_FORMATS:
-            return stripped[1:end], stripped[end + 1 :]
-    return default, raw
-
-
-def _weight(body: str) -> tuple[float | None, str]:
-    """``%50%rest`` -> (50.0, "rest"); no weight -> (None, body)."""
-    stripped = body.lstrip()
-    if stripped.startswith("%"):
-        end = stripped.find("%", 1)
-        if end > 0:
-            value = parse_number(stripped[1:end])
-            if value is not None:
-                return float(value), stripped[end + 1 :]
-    return None, body
-
-
-@dataclass(slots=True)
-class _Part:
-    """One answer of an answer block: its marker, weight, text (escapes hidden), offset."""
-
-    marker: str
-    weight: float | None
-    text: str
-    offset: int
-
-
-def _parts(answers: str, base: int, markers: re.Pattern[str], *, weight_after_equals: bool = True) -> list[_Part]:
-    """Split an answer block at its markers; a blank piece before the first marker is dropped.
-
-    In a choice question Moodle reads no weight after ``=`` (it is 100% by definition),
-    so ``=%50%x`` there is the text "%50%x"; short and numeric answers do read one.
-    """
-    parts: list[_Part] = []
-    marker, start = "", 0
-    for match in markers.finditer(answers):
-        parts.append(_Part(marker, None, answers[start : match.start()], base + start))
-        marker, start = match.group(), match.end()
-    parts.append(_Part(marker, None, answers[start:], base + start))
-    if parts and not parts[0].marker and not parts[0].text.strip():
-        parts.pop(0)
-    for part in parts:
-        if part.marker != "=" or weight_after_equals:
-            part.weight, part.text = _weight(part.text)
-    return parts
-
-
-def _without_feedback(text: str) -> str:
-    return text.split("#", 1)[0]
+    @property
+    def forced_type(self) -> str | None:
+        forced = self.fields.get("type")
+        return forced if isinstance(forced, str) else None
 
 
 @dataclass(slots=True)
 class _Answers:
     """The answer block of one question, located in its block."""
 
-    block: _Block
+    block: Block
     text: str  # between the braces, general feedback removed
     base: int  # offset of `text` in the block
     fmt: str  # the question text's format, the default for answers
@@ -189,32 +77,62 @@ class _GiftReader:
     def __init__(self, problems: Problems) -> None:
         self.problems = problems
         self.questions: list[Question] = []
+        self.places: list[Place] = []
         self.tags: list[str] = []
+        self.pool: dict[str, Any] = {}
+        self.pool_line = 0
 
     # -------------------------------------------------- blocks
 
-    def read(self, block: _Block) -> None:
+    def read(self, block: Block) -> None:
         """Parse one blank-line-separated block."""
+        comment = self._comments(block)
         text = block.text
-        pos = _skip_space(text, 0)
-        if pos >= len(text):
-            return  # comments only
-        if text.startswith("$CATEGORY:", pos):
+        pos = skip_space(text, 0)
+        if pos < len(text) and text.startswith("$CATEGORY:", pos):
             end = text.find("\n", pos)
             end = len(text) if end < 0 else end
-            path = collapse_spaces(_unhide(text[pos + len("$CATEGORY:") : end]))
+            path = collapse_spaces(unhide(text[pos + len("$CATEGORY:") : end]))
             self.tags = [path] if path else []
-            pos = _skip_space(text, end)
-            if pos >= len(text):
-                return
+            pos = skip_space(text, end)
+        if pos >= len(text):  # comments (and a category) only
+            if comment is not None:
+                self.problems.warn(
+                    comment.line,
+                    "a quizctl comment with no question below it; ignored",
+                    "put it right above its question",
+                )
+            return
         if text.startswith("::", pos):
             # A title: quizctl questions have none.  Without a closing "::" Moodle
             # keeps the rest as question text.
             end = text.find("::", pos + 2)
-            pos = _skip_space(text, end + 2 if end >= 0 else pos + 2)
-        self._question(block, pos)
+            pos = skip_space(text, end + 2 if end >= 0 else pos + 2)
+        self._question(block, pos, comment)
 
-    def _question(self, block: _Block, pos: int) -> None:
+    def _comments(self, block: Block) -> _Comment | None:
+        """Read the block's quizctl comments: the pool's settings are kept, a question's returned."""
+        found: _Comment | None = None
+        for number, line in block.comments:
+            pool_comment = line.lstrip().startswith(POOL_PREFIX)
+            fields = read_comment(line, number, self.problems)
+            if fields is None:
+                continue
+            if pool_comment and self.pool_line:
+                self.problems.error(
+                    number, f"a second pool comment (the first is on line {self.pool_line})", "keep one"
+                )
+            elif pool_comment:
+                self.pool, self.pool_line = fields, number
+            elif found is not None:
+                self.problems.error(
+                    number, f"a second quizctl comment for one question (line {found.line})", "merge them"
+                )
+            else:
+                found = _Comment(fields, number)
+        return found
+
+    def _question(self, block: Block, pos: int, comment: _Comment | None) -> None:
         text = block.text
         line = block.line_at(pos)
         opening = text.find("{", pos)
@@ -242,7 +160,7 @@ class _GiftReader:
                 block, nested, "a { inside an answer block", "escape braces in answers (e.g. LaTeX) as \\{ \\}"
             )
             return
-        tail = _unhide(text[closing + 1 :]).strip()
+        tail = unhide(text[closing + 1 :]).strip()
         # Text after the block makes a missing-word question, unless it is only the
         # sentence's closing punctuation ("... was from {=Nazareth}.").
         if "{" in text[closing:] or len(tail) > 3 or any(char.isalnum() for char in tail):
@@ -256,37 +174,51 @@ class _GiftReader:
         if stray >= 0:
             self._brace_error(block, stray, "a second } after the answer block", "escape a literal brace as \\}")
             return
-        self._build(block, pos, opening, closing, tail, line)
+        self._build(block, pos, (opening, closing), tail, comment)
 
-    def _brace_error(self, block: _Block, offset: int, message: str, fix: str) -> None:
+    def _brace_error(self, block: Block, offset: int, message: str, fix: str) -> None:
         self.problems.error(block.line_at(offset), message, fix, block.column_at(offset))
 
     # -------------------------------------------------- questions
 
-    def _build(self, block: _Block, pos: int, opening: int, closing: int, tail: str, line: int) -> None:
+    def _build(self, block: Block, pos: int, braces: tuple[int, int], tail: str, comment: _Comment | None) -> None:
+        line = block.line_at(pos)
+        opening, closing = braces
         inside = block.text[opening + 1 : closing]
         general = inside.rfind("####")
         explanation_raw = inside[general + 4 :] if general >= 0 else ""
         inside = inside[:general] if general >= 0 else inside
-        fmt, head = _split_format(_unhide(block.text[pos:opening]), "moodle")
+        fmt, head = split_format(unhide(block.text[pos:opening]), "moodle")
         text = self._markdown(head, fmt, line)
         if tail:
             text = f"{text} {BLANK}{plain_to_markdown(tail)}"
         question: Question = {"text": text}
-        if self._typed(question, _Answers(block, inside, opening + 1, fmt), line) is None:
+        forced = comment.forced_type if comment is not None else None
+        if self._typed(question, _Answers(block, inside, opening + 1, fmt), line, forced) is None:
             return
-        explanation_fmt, explanation = _split_format(_unhide(explanation_raw), fmt)
+        explanation_fmt, explanation = split_format(unhide(explanation_raw), fmt)
         if explanation.strip():
             question["explanation"] = self._markdown(explanation, explanation_fmt, line)
         if self.tags:
             question["tags"] = list(self.tags)
-        if vet_question(question, line, self.problems):
-            self.questions.append(ordered(question))
+        place = Place(line)
+        if comment is not None:
+            apply_comment(question, comment.fields)
+            place.fields = dict.fromkeys(comment.fields, comment.line)
+            if question.get("tags") == []:  # no tags, where the category would have given one
+                del question["tags"]
+        vet_question(question, line, self.problems)
+        self.questions.append(ordered(question))
+        self.places.append(place)
 
-    def _typed(self, question: Question, answers: _Answers, line: int) -> Question | None:
+    def _typed(self, question: Question, answers: _Answers, line: int, forced: str | None) -> Question | None:
         # The order of these tests is Moodle's: it decides e.g. that {#...} is numeric
-        # even when it contains "~".
+        # even when it contains "~". A quizctl comment may name the type GIFT cannot.
         body = answers.text.strip()
+        if forced == "poll":
+            return self._poll(question, answers, line)
+        if forced == "text" and body and not body.startswith("#"):
+            return self._short_answer(question, answers, line)
         if not body:
             self.problems.skip(
                 line, "an essay question (empty answer block)", "use an open poll instead, or leave it out"
@@ -299,16 +231,34 @@ class _GiftReader:
         if "=" in body and "->" in body:
             self.problems.skip(line, "a matching question (->)", "rewrite it as several single-choice questions")
             return None
-        truth = _without_feedback(_unhide(body)).strip().upper()
+        truth = without_feedback(unhide(body)).strip().upper()
         if truth in ("T", "TRUE", "F", "FALSE"):
             question["type"] = "true_false"
             question["correct"] = truth.startswith("T")
             return question
         return self._short_answer(question, answers, line)
 
-    def _choice(self, question: Question, answers: _Answers, line: int) -> Question | None:
+    def _poll(self, question: Question, answers: _Answers, line: int) -> Question | None:
+        """A poll, as quizctl writes it: multiple choice with no right answer, or an essay ``{}``."""
+        question["type"] = "poll"
+        body = answers.text.strip()
+        if not body:
+            question["open"] = True
+            return question
+        if "~" not in body and "=" not in body:
+            self.problems.error(
+                line,
+                "a poll's answer block is neither options nor empty",
+                "write the options as {~a ~b}, or {} for free text",
+            )
+            return None
+        parts = self._options(question, answers, line)
+        return None if parts is None else question
+
+    def _options(self, question: Question, answers: _Answers, line: int) -> list[Part] | None:
+        """Read a choice block's options into question["options"]; its parts, or None (reported)."""
         block = answers.block
-        parts = _parts(answers.text, answers.base, _MARKER_RE, weight_after_equals=False)
+        parts = split_parts(answers.text, answers.base, MARKER_RE, weight_after_equals=False)
         if len(parts) > len(OPTION_KEYS):
             extra = parts[len(OPTION_KEYS)]
             self.problems.error(
@@ -322,13 +272,19 @@ class _GiftReader:
             return None
         options: dict[str, str] = {}
         for key, part in zip(OPTION_KEYS, parts, strict=False):
-            fmt, raw = _split_format(_unhide(_without_feedback(part.text)), answers.fmt)
+            fmt, raw = split_format(unhide(without_feedback(part.text)), answers.fmt)
             option = self._markdown(raw, fmt, block.line_at(part.offset))
             if not option:
                 self.problems.error(block.line_at(part.offset), f"option {key} is empty", "write its text or remove it")
                 return None
             options[key] = option
         question["options"] = options
+        return parts
+
+    def _choice(self, question: Question, answers: _Answers, line: int) -> Question | None:
+        parts = self._options(question, answers, line)
+        if parts is None:
+            return None
         if "=" in answers.text:
             return self._single(question, parts, line)
         correct = [key for key, part in zip(OPTION_KEYS, parts, strict=False) if (part.weight or 0) > 0]
@@ -343,7 +299,7 @@ class _GiftReader:
         question["correct"] = correct
         return question
 
-    def _single(self, question: Question, parts: list[_Part], line: int) -> Question | None:
+    def _single(self, question: Question, parts: list[Part], line: int) -> Question | None:
         right = [
             key
             for key, part in zip(OPTION_KEYS, parts, strict=False)
@@ -367,11 +323,11 @@ class _GiftReader:
         start = body.index("#") + 1
         # "~" starts Moodle's feedback for any other (wrong) answer.
         wrong = body.find("~", start)
-        parts = _parts(body[start : wrong if wrong >= 0 else len(body)], answers.base + start, _EQUALS_RE)
+        parts = split_parts(body[start : wrong if wrong >= 0 else len(body)], answers.base + start, EQUALS_RE)
         chosen: Question | None = None
         partial = extra = 0
         for part in parts:
-            value_text = _unhide(_without_feedback(part.text)).strip()
+            value_text = unhide(without_feedback(part.text)).strip()
             if value_text == "*":
                 continue
             value = self._numeric_value(value_text, block.line_at(part.offset))
@@ -424,8 +380,8 @@ class _GiftReader:
         block = answers.block
         accept: list[str] = []
         partial = 0
-        for part in _parts(answers.text, answers.base, _EQUALS_RE):
-            fmt, raw = _split_format(_unhide(_without_feedback(part.text)), answers.fmt)
+        for part in split_parts(answers.text, answers.base, EQUALS_RE):
+            fmt, raw = split_format(unhide(without_feedback(part.text)), answers.fmt)
             answer = html_to_text(raw) if fmt == "html" else collapse_spaces(raw)
             if not answer:
                 self.problems.error(block.line_at(part.offset), "an empty accepted answer", "write it or remove the =")
@@ -474,104 +430,8 @@ def parse_gift(data: str | bytes, source: str, *, strict: bool = False) -> Parse
     """Parse a GIFT bank; `BankError` lists every problem with its line (and column)."""
     problems = Problems(source, strict=strict)
     reader = _GiftReader(problems)
-    for block in _blocks(_hide_escapes(decode_text(data, source))):
+    for block in blocks(decode_text(data, source)):
         reader.read(block)
-    return problems.finish(reader.questions)
-
-
-# ================================================================ export
-
-
-def export_gift(pool: dict[str, Any]) -> str:
-    """A pool dict as a GIFT bank that `parse_gift` and Moodle read back.
-
-    Question text is written as ``[markdown]`` with GIFT's specials escaped; the
-    explanation becomes ``####`` general feedback; the first tag a ``$CATEGORY``.
-    GIFT has no place for images, time limits, points, numeric units or exact
-    matching, so those are left out, and polls (GIFT has none) become a comment.
-    """
-    title = _one_line(str(pool.get("title", "")))
-    lines = [f"// {title}", "// Exported by quizctl as GIFT (Moodle: Question bank > Import > GIFT format).", ""]
-    category: str | None = None
-    for number, question in enumerate(pool.get("questions", []), 1):
-        tags = question.get("tags") or []
-        tag = _one_line(str(tags[0])) if tags else None
-        if tag != category:
-            lines += [f"$CATEGORY: {tag or ''}", ""]
-            category = tag
-        lines += [_export_question(question, number), ""]
-    return "\n".join(lines)
-
-
-def _export_question(question: dict[str, Any], number: int) -> str:
-    qtype = question.get("type", "single")
-    explanation = question.get("explanation")
-    feedback = f"####{_guard_format(explanation)}" if explanation else ""
-    head = f"[markdown]{_escape(question.get('text', ''))}"
-    if qtype in ("single", "multiple"):
-        return f"{head}{{\n{_export_options(question)}{_indented(feedback)}}}"
-    if qtype == "true_false":
-        return f"{head}{{{'TRUE' if question.get('correct') else 'FALSE'}{feedback}}}"
-    if qtype == "numeric":
-        return f"{head}{{#{_export_number(question)}{feedback}}}"
-    if qtype == "text":
-        accepted = "".join(f"\t={_guard_weight(_escape(answer), '%100%')}\n" for answer in question.get("accept", []))
-        return f"{head}{{\n{accepted}{_indented(feedback)}}}"
-    return f"// question {number} is a {qtype}; GIFT has no such question type, so it is left out"
-
-
-def _export_options(question: dict[str, Any]) -> str:
-    options = question.get("options", {})
-    correct = question.get("correct")
-    lines: list[str] = []
-    if question.get("type", "single") == "single":
-        for key, option in options.items():
-            text = _option_text(option)
-            lines.append(f"\t={text}" if key == correct else f"\t~{_guard_weight(text, '%0%')}")
-    else:
-        right = list(correct or [])
-        share = format_number(round(100 / max(1, len(right)), 5))
-        for key, option in options.items():
-            weight = f"%{share}%" if key in right else "%-100%"
-            lines.append(f"\t~{weight}{_option_text(option)}")
-    return "".join(line + "\n" for line in lines)
-
-
-def _option_text(option: Any) -> str:
-    return _guard_format(option.get("text", "") if isinstance(option, dict) else str(option))
-
-
-def _guard_format(text: str) -> str:
-    """Escaped text; text that itself starts like "[html]" is marked [markdown] first."""
-    escaped = _escape(text)
-    return f"[markdown]{escaped}" if _split_format(text, "")[0] else escaped
-
-
-def _guard_weight(text: str, weight: str) -> str:
-    # "~%50%x" would be read as a weight: an explicit weight first keeps the text.
-    return weight + text if text.startswith("%") else text
-
-
-def _export_number(question: dict[str, Any]) -> str:
-    if "range" in question:
-        low, high = question["range"]
-        return f"{format_number(low)}..{format_number(high)}"
-    tolerance = question.get("tolerance") or 0
-    value = format_number(question.get("correct", 0))
-    return f"{value}:{format_number(tolerance)}" if tolerance else value
-
-
-def _indented(feedback: str) -> str:
-    return f"\t{feedback}\n" if feedback else ""
-
-
-_GIFT_SPECIALS = str.maketrans({"\\": "\\\\", "~": "\\~", "=": "\\=", "#": "\\#", "{": "\\{", "}": "\\}", ":": "\\:"})
-
-
-def _escape(text: str) -> str:
-    """Text with GIFT's specials escaped and newlines as ``\\n``: always one physical line."""
-    return text.strip().translate(_GIFT_SPECIALS).replace("\r\n", "\n").replace("\r", "\n").replace("\n", "\\n")
-
-
-def _one_line(text: str) -> str:
-    return collapse_spaces(text.replace("\r", " ").replace("\n", " "))
+    parsed = problems.finish(reader.questions, reader.places)
+    parsed.pool, parsed.pool_line = reader.pool, reader.pool_line
+    return parsed
