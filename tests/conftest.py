@@ -19,6 +19,13 @@ from typing import Any
 
 import pytest
 import trio
+from hypothesis import HealthCheck, settings
+
+# Hypothesis's per-example deadline is a timing assertion: on a loaded CI machine it flakes.
+# Hangs are caught by pytest-timeout; tests that guard against slow (quadratic) input set
+# their own generous deadline.
+settings.register_profile("quizctl", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("quizctl")
 
 from server.quiz.pool import Pool, load_pool
 from server.serve import RunningServer

@@ -157,6 +157,8 @@ class Question(ABC):
             data["points"] = int(self.weight) if self.weight.denominator == 1 else float(self.weight)
         if self.tags:
             data["tags"] = list(self.tags)
+        if self.live_results:
+            data["live_results"] = True
         if self.image is not None:
             data["image"], data["image_alt"] = self.image.relative, self.image.alt
         return data
