@@ -1207,7 +1207,7 @@ async function loadSessionInfo() {
 async function boot(attempt = 0) {
   showLoading("loading.connecting");
   try {
-    const [res] = await Promise.all([fetchJson("/me"), attempt === 0 ? loadSessionInfo() : null]);
+    const [res] = await Promise.all([fetchJson("/me"), S.title ? null : loadSessionInfo()]);
     if (res.status === 200 && res.data) {
       S.me = { student_id: res.data.student_id, name: res.data.name, total_score: res.data.total_score ?? 0 };
       renderWho();

@@ -166,7 +166,6 @@ def audit(page: Page, state: str) -> None:
         }"""
     )
     serious = [v for v in result if v["impact"] in ("serious", "critical")]
-    print("AXE", state, [(v["id"], v["impact"]) for v in result])
     assert serious == [], f"axe in state {state!r}: {json.dumps(serious, indent=1)}"
 
 
@@ -258,7 +257,7 @@ def test_every_type_by_mouse_and_keyboard_with_acks_reloads_reveals_and_audits(
 ) -> None:
     server = serve(every_type_pool())
     mouse = pages.open("mouse", f"{server.url}/", **PHONE)
-    keys = pages.open("keys", f"{server.url}/", **PHONE)
+    keys = pages.open("keys", f"{server.url}/", reduced_motion="reduce", **PHONE)
     # The quiz's own title before joining (not "Quiz"), and the form asks for a name without a roster.
     expect(mouse.locator("#quiz-title")).to_have_text("Week 5: every question type")
     expect(mouse).to_have_title("Week 5: every question type · Quiz")
@@ -306,6 +305,9 @@ def test_every_type_by_mouse_and_keyboard_with_acks_reloads_reveals_and_audits(
     expect(mouse.get_by_role("listitem", name=re.compile(r"^C ?: 1 \(50%\), correct answer"))).to_be_visible()
     expect(keys.locator("#reveal-points")).to_have_text("+0 points")
     focus_is_not_on_the_result(keys)
+    # The bars of the class's answers move only for those who do not ask for reduced motion.
+    motion = "parseFloat(getComputedStyle(document.querySelector('#reveal-results .bar-fill')).transitionDuration)"
+    assert keys.evaluate(motion) < 0.001 < mouse.evaluate(motion)
     one_line(mouse, "#reveal-correct-label")
     no_horizontal_overflow(mouse, PHONE_WIDTH)
     audit(mouse, "reveal single")
@@ -543,9 +545,15 @@ def test_roster_join_extra_time_pause_resume_extend_and_skip(
     server.admin("close")
     expect(amara.locator("#reveal-h")).to_have_text("Correct!")
 
+    # A screen reader hears the countdown at its marks (here 10 s), through a polite region of its own.
+    server.admin("open", question_idx=1, time_limit=12)
+    expect(question_heading(amara, "Which numbers are even?")).to_be_visible()
+    timer_region = amara.locator("#timer-announcer")
+    expect(timer_region).to_have_attribute("aria-live", "polite")
+    expect(timer_region).to_have_text("", timeout=500)
+    expect(timer_region).to_have_text("10 seconds left.", timeout=5000)
+
     # Skip: the question ends for everyone without a reveal.
-    server.admin("open", question_idx=1, time_limit=60)
-    expect(question_heading(mei, "Which numbers are even?")).to_be_visible()
     server.admin("skip")
     for page in (amara, mei):
         expect(page.get_by_role("heading", name="This question was skipped")).to_be_visible()
