@@ -24,7 +24,15 @@ import pytest
 from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 
 from tests.helpers import POOLS, REPO
-from tests.test_browser import CHROMIUM, LAUNCH_ARGS, PHONE, BrowserServer, Pages, free_port, no_horizontal_overflow
+from tests.test_browser import (
+    CHROMIUM,
+    LAUNCH_ARGS,
+    PHONE,
+    BrowserServer,
+    Pages,
+    free_port,
+    no_horizontal_overflow,
+)
 
 AXE = Path(os.environ.get("QUIZCTL_AXE", REPO / ".ci" / "node" / "node_modules" / "axe-core" / "axe.min.js"))
 AXE_INSTALL = 'npm install --no-save --prefix "$PWD/.ci/node" axe-core@4'
@@ -309,6 +317,7 @@ def test_every_type_by_mouse_and_keyboard_with_acks_reloads_reveals_and_audits(
     motion = "parseFloat(getComputedStyle(document.querySelector('#reveal-results .bar-fill')).transitionDuration)"
     assert keys.evaluate(motion) < 0.001 < mouse.evaluate(motion)
     one_line(mouse, "#reveal-correct-label")
+    one_line(mouse, "#reveal-points")
     no_horizontal_overflow(mouse, PHONE_WIDTH)
     audit(mouse, "reveal single")
     doc_shot(mouse, "reveal")
@@ -373,6 +382,7 @@ def test_every_type_by_mouse_and_keyboard_with_acks_reloads_reveals_and_audits(
     field = mouse.get_by_label("Your answer", exact=True)
     expect(field).to_have_attribute("inputmode", "decimal")
     expect(mouse.locator("#answer-unit")).to_have_text("rad")
+    one_line(mouse, "#answer-unit")
     audit(mouse, "numeric")
     field.fill("three")
     mouse.get_by_role("button", name="Submit").click()
