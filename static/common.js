@@ -598,8 +598,8 @@ const htmlParser = typeof DOMParser === "undefined" ? null : new DOMParser();
  * Never innerHTML on a live element: the fragment is parsed by DOMParser into a separate,
  * script-less document (nothing in it runs or loads there), elements and attributes that could
  * run code, load or navigate are removed (see INERT_DROP / INERT_ATTR), and only then are the
- * nodes imported into the page. The CSP (script-src 'self') stays as it is. A scrollable code
- * block is made reachable by keyboard (tabindex=0) unless it sits inside a control.
+ * nodes imported into the page. The CSP (script-src 'self') stays as it is. A code block,
+ * which scrolls sideways on a phone, is made reachable by keyboard (tabindex=0).
  */
 export function setRichContent(target, html) {
   const node = typeof target === "string" ? document.getElementById(target) : target;
@@ -609,12 +609,17 @@ export function setRichContent(target, html) {
   node.replaceChildren(...richNodes(html));
 }
 
-/** The nodes of a sanitized HTML fragment, made inert and imported into this document (see setRichContent). */
-export function richNodes(html) {
+/**
+ * The nodes of a sanitized HTML fragment, made inert and imported into this document (see
+ * setRichContent). `focusableCode: false` for content placed inside a button or label, where
+ * a focusable code block would be a control inside a control.
+ */
+export function richNodes(html, { focusableCode = true } = {}) {
   if (!html || !htmlParser) return html ? [document.createTextNode(String(html))] : [];
   const doc = htmlParser.parseFromString(`<!doctype html><html><body>${String(html)}</body></html>`, "text/html");
   makeInert(doc.body);
   const nodes = Array.from(doc.body.childNodes, (child) => document.importNode(child, true));
+  if (!focusableCode) return nodes;
   for (const child of nodes) {
     if (!(child instanceof Element)) continue;
     const blocks = child.matches("pre") ? [child] : Array.from(child.querySelectorAll("pre"));

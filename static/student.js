@@ -420,10 +420,10 @@ function questionFrom(msg) {
   };
 }
 
-/** An option's content: its rendered HTML (code, math), or its text. */
-function optionContent(q, key) {
+/** An option's content: its rendered HTML (code, math), or its text; `inControl` inside a tile. */
+function optionContent(q, key, inControl = false) {
   const html = q.optionsHtml[key];
-  return html ? richNodes(html) : [q.options[key] ?? key];
+  return html ? richNodes(html, { focusableCode: !inControl }) : [q.options[key] ?? key];
 }
 
 function optionImage(q, key) {
@@ -439,7 +439,7 @@ function buildTiles(q) {
       el("span", { class: "answer-letter", "aria-hidden": "true" }, key),
       tEl("span", { class: "visually-hidden" }, "question.option", { key }),
       " ",
-      el("span", { class: "answer-text", dir: "auto" }, optionContent(q, key)),
+      el("span", { class: "answer-text", dir: "auto" }, optionContent(q, key, true)),
       optionImage(q, key),
       el("span", { class: "answer-badge" }),
     ),
@@ -455,7 +455,7 @@ function buildChecks(q) {
       el("span", { class: "answer-letter", "aria-hidden": "true" }, key),
       tEl("span", { class: "visually-hidden" }, "question.option", { key }),
       " ",
-      el("span", { class: "answer-text", dir: "auto" }, optionContent(q, key)),
+      el("span", { class: "answer-text", dir: "auto" }, optionContent(q, key, true)),
       optionImage(q, key),
       el("span", { class: "answer-badge" }),
     ),

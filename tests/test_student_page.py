@@ -65,7 +65,10 @@ def every_type_pool() -> dict[str, Any]:
                 "text": f"Which line is the longest?\n\n```python\n{LONG_CODE_LINE}\nx = 1\n```\n\nHint: $n^2$ is not.",
                 "image": "figures/bubble-pass.png",
                 "image_alt": FIGURE_ALT,
-                "options": {"A": "`x = 1`", "B": "$n^2$", "C": "The long one", "D": "None", "E": "Both", "F": "Neither"},
+                "options": {
+                    "A": "`x = 1`", "B": "$n^2$", "C": "The long one", "D": "None", "E": "Both",
+                    "F": "```\nprint('neither')\n```",
+                },
                 "correct": "C",
                 "explanation": "The **long** one: `total`.",
             },
@@ -227,7 +230,8 @@ def focus_is_not_on_the_result(page: Page) -> None:
         """() => {
             const node = document.activeElement;
             const style = getComputedStyle(node);
-            return { id: node.id, tag: node.tagName, ring: node.matches(":focus-visible") && style.outlineStyle !== "none" };
+            const ring = node.matches(":focus-visible") && style.outlineStyle !== "none";
+            return { id: node.id, tag: node.tagName, ring };
         }"""
     )
     assert focused["id"] != "reveal-h" and not focused["ring"], focused
@@ -288,7 +292,9 @@ def test_every_type_by_mouse_and_keyboard_with_acks_reloads_reveals_and_audits(
     expect(option(mouse, "B").locator("math")).to_have_count(1)
     expect(mouse.get_by_role("group", name=re.compile("Which line is the longest"))).to_be_visible()
     code = mouse.locator("#question-text pre.code")
-    assert code.evaluate("pre => pre.scrollWidth > pre.clientWidth"), "the long line should scroll inside the code block"
+    assert code.evaluate("pre => pre.scrollWidth > pre.clientWidth"), "the long line should scroll inside its block"
+    expect(code).to_have_attribute("tabindex", "0")  # so a keyboard can scroll it
+    expect(option(mouse, "F").locator("pre.code")).not_to_have_attribute("tabindex", "0")  # not inside a button
     no_horizontal_overflow(mouse, PHONE_WIDTH)
     audit(mouse, "single choice")
     doc_shot(mouse, "question-single")
@@ -613,10 +619,12 @@ def test_question_content_that_looks_like_markup_stays_inert(
             const box = document.createElement("div");
             document.body.append(box);
             setRichContent(box, '<p onclick="alert(1)" style="color:red">ok <a href="javascript:alert(2)">link</a></p>'
-                + '<img src=x onerror="alert(3)"><script>alert(4)</script><iframe srcdoc="<script>alert(5)</script>"></iframe>'
+                + '<img src=x onerror="alert(3)"><script>alert(4)</script>'
+                + '<iframe srcdoc="<script>alert(5)</script>"></iframe>'
                 + '<math><mi href="javascript:alert(6)">x</mi></math><svg onload="alert(7)"></svg>');
             await new Promise((done) => setTimeout(done, 300));
-            const found = Array.from(box.querySelectorAll("*"), (n) => n.localName + [...n.attributes].map((a) => " " + a.name).join(""));
+            const describe = (n) => n.localName + [...n.attributes].map((a) => " " + a.name).join("");
+            const found = Array.from(box.querySelectorAll("*"), describe);
             const text = box.textContent;
             box.remove();
             return { found, text };
