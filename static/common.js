@@ -551,3 +551,94 @@ export async function fetchJson(url, { method = "GET", body = undefined, timeout
     window.clearTimeout(timer);
   }
 }
+
+// ================================================================ rich content (question HTML) and answer helpers
+// Added for the student page; the projector and dashboard may use them too.
+
+/** Option keys present in an options object, in A-F order (choice questions have up to six). */
+export function choiceKeys(options) {
+  return ["A", "B", "C", "D", "E", "F"].filter((k) => options && Object.prototype.hasOwnProperty.call(options, k));
+}
+
+// Elements that can run code, load something, navigate or take input: never adopted from
+// question HTML. The server's sanitizer (server/quiz/content/sanitize.py) already allows none
+// of them; this is the page's own second line, in case a server bug lets one through.
+const INERT_DROP = new Set([
+  "script", "style", "iframe", "frame", "frameset", "object", "embed", "applet", "link", "meta", "base",
+  "form", "input", "button", "textarea", "select", "option", "img", "picture", "source", "video", "audio",
+  "track", "svg", "template", "noscript", "canvas", "portal", "dialog", "slot", "annotation-xml",
+]);
+// Attributes that run code, point somewhere or restyle: dropped from every adopted element.
+const INERT_ATTR = /^(on|style$|href$|src|xlink:|action$|formaction$|data$|poster$|background$|ping$|srcset$)/i;
+
+function makeInert(root) {
+  for (const node of Array.from(root.querySelectorAll("*"))) {
+    if (!root.contains(node)) continue; // inside an element already removed
+    const name = node.localName.toLowerCase();
+    if (INERT_DROP.has(name)) {
+      node.remove();
+      continue;
+    }
+    if (name === "a" || name === "area") {
+      node.replaceWith(...Array.from(node.childNodes)); // a link keeps its text, never its target
+      continue;
+    }
+    for (const attr of Array.from(node.attributes)) {
+      if (INERT_ATTR.test(attr.name) || /^\s*(javascript|data|vbscript):/i.test(attr.value)) node.removeAttribute(attr.name);
+    }
+  }
+}
+
+const htmlParser = typeof DOMParser === "undefined" ? null : new DOMParser();
+
+/**
+ * Replace the children of `target` (an id or a node) with the server's sanitized HTML fragment
+ * (`text_html`, `options_html`, `explanation_html`).
+ *
+ * Never innerHTML on a live element: the fragment is parsed by DOMParser into a separate,
+ * script-less document (nothing in it runs or loads there), elements and attributes that could
+ * run code, load or navigate are removed (see INERT_DROP / INERT_ATTR), and only then are the
+ * nodes imported into the page. The CSP (script-src 'self') stays as it is. A code block,
+ * which scrolls sideways on a phone, is made reachable by keyboard (tabindex=0).
+ */
+export function setRichContent(target, html) {
+  const node = typeof target === "string" ? document.getElementById(target) : target;
+  if (!node) return;
+  node.removeAttribute("data-i18n");
+  node.removeAttribute("data-i18n-params");
+  node.replaceChildren(...richNodes(html));
+}
+
+/**
+ * The nodes of a sanitized HTML fragment, made inert and imported into this document (see
+ * setRichContent). `focusableCode: false` for content placed inside a button or label, where
+ * a focusable code block would be a control inside a control.
+ */
+export function richNodes(html, { focusableCode = true } = {}) {
+  if (!html || !htmlParser) return html ? [document.createTextNode(String(html))] : [];
+  const doc = htmlParser.parseFromString(`<!doctype html><html><body>${String(html)}</body></html>`, "text/html");
+  makeInert(doc.body);
+  const nodes = Array.from(doc.body.childNodes, (child) => document.importNode(child, true));
+  if (!focusableCode) return nodes;
+  for (const child of nodes) {
+    if (!(child instanceof Element)) continue;
+    const blocks = child.matches("pre") ? [child] : Array.from(child.querySelectorAll("pre"));
+    for (const pre of blocks) pre.setAttribute("tabindex", "0");
+  }
+  return nodes;
+}
+
+/**
+ * What a student typed into a number field, as a number: a decimal comma is read as a point
+ * ("3,14" → 3.14), spaces used to group digits are ignored ("3 628 800"). Null for anything
+ * that is not a plain decimal number (including "1,234.5", which could mean either).
+ */
+export function parseDecimal(text) {
+  const compact = String(text ?? "").replace(/[\s\u00a0\u202f']/g, "").replace(/^\u2212/, "-");
+  if (!compact) return null;
+  if (compact.includes(",") && compact.includes(".")) return null;
+  const normalized = compact.replace(",", ".");
+  if (!/^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/.test(normalized)) return null;
+  const value = Number(normalized);
+  return Number.isFinite(value) ? value : null;
+}

@@ -2,40 +2,57 @@
 import {
   $,
   announce,
+  BarChart,
   bindConnectionStatus,
+  choiceKeys,
   Countdown,
   el,
   fetchJson,
   fmtCountdown,
   fmtScore,
-  optionKeys,
+  parseDecimal,
   ReconnectingSocket,
+  richNodes,
   roundScore,
   setChildren,
+  setRichContent,
   setText,
   tEl,
   wsUrl,
 } from "/static/common.js";
-import { hasKey, initPageLanguage, setT, t } from "/static/i18n.js";
+import { formatNumber, formatPercent, hasKey, initPageLanguage, setT, t } from "/static/i18n.js";
 
 // The student's own choice in the language menu; without one the page follows the browser.
 const LANGUAGE_KEY = "quizctl.language.student";
 
-const VIEWS = ["view-loading", "view-join", "view-lobby", "view-question", "view-reveal", "view-between", "view-ended"];
+const VIEWS = [
+  "view-loading",
+  "view-join",
+  "view-lobby",
+  "view-question",
+  "view-skipped",
+  "view-reveal",
+  "view-between",
+  "view-ended",
+];
 
 const S = {
   me: null, // {student_id, name, total_score}
+  roster: false, // the server checks ids against a class list: only the id is asked for
   sock: null,
   view: "view-loading",
   sessionState: null,
   title: "",
-  question: null, // {idx, text, options, time_limit, total_questions}
+  question: null, // see questionFrom()
   questions: new Map(), // idx -> question, for the reveal
   totalQuestions: null,
   ack: null, // submit_ack for the current question
   pending: null, // {idx, answer} sent, not yet acknowledged
-  locked: false,
+  locked: false, // answered or out of time: the inputs show the answer and take no other
+  paused: false, // the instructor paused the question: nothing can be submitted
   timeUp: false,
+  thresholdsDone: new Set(), // seconds-left marks already announced for this question
+  lastReveal: null, // the question_closed message shown, re-rendered on a language change
   lastTop5: [],
   gotMessageSinceConnect: false,
   justJoined: false,
@@ -43,37 +60,72 @@ const S = {
 
 const statusHandler = bindConnectionStatus($("conn"));
 
-const countdown = new Countdown(
-  (ms) => {
-    setText("timer-text", fmtCountdown(ms));
-    const limit = S.question ? Number(S.question.time_limit) * 1000 : 0;
-    const fill = $("timer-fill");
-    if (fill) fill.style.width = limit > 0 ? `${Math.min(100, (ms / limit) * 100)}%` : "0%";
-    document.querySelector(".timer")?.classList.toggle("urgent", ms > 0 && ms <= 5000);
-  },
-  () => {
-    if (S.view !== "view-question" || S.ack) return;
-    S.timeUp = true;
-    lockAnswers();
-    setT("question-status", S.pending ? "question.sending" : "question.time_up");
-    if (!S.pending) announce(t("question.time_up_short"));
-  },
-);
+// A screen reader hears the countdown only at these marks (and half time), through its own
+// polite live region, so a tick never interrupts the question being read.
+const TIME_MARKS_S = [10, 5];
+
+function timeMarks(limitS) {
+  const marks = TIME_MARKS_S.filter((mark) => limitS > mark);
+  const half = Math.round(limitS / 2);
+  if (limitS >= 20 && half > TIME_MARKS_S[0]) marks.unshift(half);
+  return marks;
+}
+
+/** Marks already behind `remainingMs` count as announced (a reload does not announce "half time"). */
+function armTimeMarks(remainingMs) {
+  const limit = S.question ? S.question.time_limit : 0;
+  S.thresholdsDone = new Set(timeMarks(limit).filter((mark) => mark * 1000 >= remainingMs));
+}
+
+let timerAnnounceTimer = null;
+
+function announceTime(message) {
+  const region = $("timer-announcer");
+  region.textContent = "";
+  if (timerAnnounceTimer !== null) window.clearTimeout(timerAnnounceTimer);
+  timerAnnounceTimer = window.setTimeout(() => {
+    timerAnnounceTimer = null;
+    region.textContent = message;
+  }, 50);
+}
+
+function onTick(ms) {
+  setText("timer-text", fmtCountdown(ms));
+  const limit = S.question ? Number(S.question.time_limit) * 1000 : 0;
+  const fill = $("timer-fill");
+  if (fill) fill.style.width = limit > 0 ? `${Math.min(100, (ms / limit) * 100)}%` : "0%";
+  $("timer").classList.toggle("urgent", ms > 0 && ms <= 5000);
+  if (!S.question || S.locked || S.paused) return;
+  const due = timeMarks(S.question.time_limit).filter((mark) => ms <= mark * 1000 && !S.thresholdsDone.has(mark));
+  if (due.length) {
+    for (const mark of due) S.thresholdsDone.add(mark);
+    announceTime(t("question.seconds_left", { count: Math.min(...due) }));
+  }
+}
+
+const countdown = new Countdown(onTick, () => {
+  if (S.view !== "view-question" || S.ack || S.paused) return;
+  S.timeUp = true;
+  lockAnswers();
+  setT("question-status", S.pending ? "question.sending" : "question.time_up");
+  if (!S.pending) announce(t("question.time_up_short"));
+});
 
 // ------------------------------------------------------------------ views
 
 function showView(id) {
   const active = document.activeElement;
   const lostFocus = active && active !== document.body && VIEWS.some((v) => v !== id && $(v).contains(active));
+  const changed = S.view !== id;
   for (const v of VIEWS) $(v).hidden = v !== id;
   S.view = id;
   if (id !== "view-question") countdown.stop();
+  if (changed) window.scrollTo(0, 0);
   if (lostFocus) {
-    const heading = $(id).querySelector("h2");
-    if (heading) {
-      heading.setAttribute("tabindex", "-1");
-      heading.focus();
-    }
+    // Focus goes to the page's main region, not to the new view's heading: after an answer
+    // by keyboard the focus ring must not sit on the result (the live region says what changed),
+    // and the next Tab starts at the top of the new view.
+    $("main").focus({ preventScroll: true });
   }
 }
 
@@ -111,6 +163,13 @@ function errorText(code, serverMessage) {
   return serverMessage || t("errors.unknown");
 }
 
+/** With a class list the server knows every name: the form asks only for the student ID. */
+function applyRosterMode() {
+  $("name-field").hidden = S.roster;
+  $("join-roster-hint").hidden = !S.roster;
+  $("student-name").required = !S.roster;
+}
+
 // ------------------------------------------------------------------ join
 
 function fieldError(inputId, errorId, message) {
@@ -139,6 +198,7 @@ function showJoin(notice = "") {
   S.question = null;
   S.ack = null;
   S.pending = null;
+  S.paused = false;
   const n = $("join-notice");
   if (notice) setT(n, notice);
   else setText(n, "");
@@ -146,7 +206,7 @@ function showJoin(notice = "") {
   if (S.me) {
     // Convenience after a reset: the same device usually re-joins as the same person.
     if (!$("student-id").value) $("student-id").value = S.me.student_id;
-    if (!$("student-name").value) $("student-name").value = S.me.name;
+    if (!$("student-name").value && !S.roster) $("student-name").value = S.me.name;
   }
   S.me = null;
   renderWho();
@@ -163,14 +223,14 @@ async function onJoinSubmit(ev) {
   ev.preventDefault();
   formError("");
   const studentId = $("student-id").value.trim();
-  const name = $("student-name").value.trim();
+  const name = S.roster ? "" : $("student-name").value.trim();
   fieldError("student-id", "student-id-error", studentId ? "" : t("join.id_missing"));
-  fieldError("student-name", "student-name-error", name ? "" : t("join.name_missing"));
+  fieldError("student-name", "student-name-error", name || S.roster ? "" : t("join.name_missing"));
   if (!studentId) {
     $("student-id").focus();
     return;
   }
-  if (!name) {
+  if (!name && !S.roster) {
     $("student-name").focus();
     return;
   }
@@ -178,12 +238,16 @@ async function onJoinSubmit(ev) {
   button.disabled = true;
   setT(button, "join.button_busy");
   try {
-    const res = await fetchJson("/join", { method: "POST", body: { student_id: studentId, name } });
+    // With a class list the name is the list's: the answer says it, and the page shows it
+    // ("Joined as …") so that a mistyped ID is noticed at once.
+    const body = S.roster ? { student_id: studentId } : { student_id: studentId, name };
+    const res = await fetchJson("/join", { method: "POST", body });
     if (res.ok && res.data) {
       S.me = { student_id: res.data.student_id ?? studentId, name: res.data.name ?? name, total_score: 0 };
       $("join-notice").hidden = true;
       S.justJoined = true;
       renderWho();
+      announce(t("lobby.joined_as", { name: S.me.name, id: S.me.student_id }));
       showLoading("loading.joining");
       startSocket();
       return;
@@ -253,6 +317,12 @@ function onMessage(msg, receivedAt) {
       return onState(msg);
     case "question_open":
       return onQuestionOpen(msg, receivedAt);
+    case "question_paused":
+    case "question_resumed":
+    case "question_extended":
+      return onQuestionTiming(msg, receivedAt);
+    case "question_skipped":
+      return onQuestionSkipped(msg);
     case "submit_ack":
       return onSubmitAck(msg);
     case "question_closed":
@@ -280,6 +350,7 @@ function onState(msg) {
     S.question = null;
     S.ack = null;
     S.pending = null;
+    S.paused = false;
     showView("view-lobby");
     if (previous !== "lobby") announce(t("lobby.waiting"));
   } else if (msg.state === "between_questions") {
@@ -288,7 +359,7 @@ function onState(msg) {
     renderBetween({ next_idx: nextIdx, top5: S.lastTop5, your_rank: null, your_total: S.me ? S.me.total_score : null });
     refreshMe();
   } else if (S.view === "view-loading" || S.view === "view-join") {
-    // question_open / question_closed / finished: the snapshot follows.
+    // question_open / question_paused / question_closed / finished: the snapshot follows.
     showLoading("loading.current_question");
   }
 }
@@ -310,95 +381,231 @@ async function refreshMe() {
 
 // ------------------------------------------------------------------ question
 
-function onQuestionOpen(msg, receivedAt) {
-  const idx = Number(msg.question_idx);
-  const q = {
-    idx,
+// How each question type is answered on the page.
+const KIND_OF_TYPE = { multiple: "checks", true_false: "truefalse", numeric: "number", text: "text" };
+// The instruction under the question (the legend of its answer group), by input kind.
+const LEGENDS = {
+  tiles: "question.pick_one",
+  vote: "question.pick_vote",
+  checks: "question.pick_all",
+  truefalse: "question.pick_true_false",
+  number: "question.enter_number",
+  text: "question.enter_text",
+};
+// Kinds answered with the Submit button (tiles answer on the tap itself).
+const SUBMIT_KINDS = new Set(["checks", "number", "text"]);
+const TRUE_FALSE = ["true", "false"];
+
+/** The question as the page keeps it, from `question_open`. */
+function questionFrom(msg) {
+  const type = msg.question_type || "single";
+  const open = msg.open === true;
+  return {
+    idx: Number(msg.question_idx),
+    type,
+    kind: type === "poll" && open ? "text" : KIND_OF_TYPE[type] || "tiles",
     text: msg.text ?? "",
+    textHtml: msg.text_html ?? "",
     options: msg.options || {},
+    optionsHtml: msg.options_html || {},
+    optionImages: msg.option_images || {},
+    image: msg.image || null,
+    unit: msg.unit || "",
+    maxLength: Number(msg.max_length) || 100,
+    open,
+    points: Number(msg.points ?? 1),
+    scored: msg.scored !== false && type !== "poll",
     time_limit: Number(msg.time_limit) || 0,
-    total_questions: msg.total_questions,
+    extraTime: Number(msg.extra_time) || null,
   };
-  const sameQuestion = S.question && S.question.idx === idx && S.view === "view-question";
-  S.sessionState = "question_open";
-  S.question = q;
-  S.questions.set(idx, q);
-  if (msg.total_questions) S.totalQuestions = Number(msg.total_questions);
-  if (!S.ack || S.ack.question_idx !== idx) S.ack = null;
-  if (S.pending && S.pending.idx !== idx) S.pending = null;
-  S.timeUp = false;
+}
 
-  renderQuestion(q);
-  showView("view-question");
-  countdown.start(msg.remaining_ms ?? q.time_limit * 1000, receivedAt);
-  if (!sameQuestion) announce(t("question.announce", { counter: t(...counter(idx)), text: q.text }));
+/** An option's content: its rendered HTML (code, math), or its text; `inControl` inside a tile. */
+function optionContent(q, key, inControl = false) {
+  const html = q.optionsHtml[key];
+  return html ? richNodes(html, { focusableCode: !inControl }) : [q.options[key] ?? key];
+}
 
-  if (S.ack) {
-    markAnswer(S.ack.answer, ...ackMessage(S.ack));
-  } else if (S.pending) {
-    // Sent before a reconnect and never acknowledged: send again. The server
-    // answers a repeat with the first ack, so this is safe.
-    markAnswer(S.pending.answer, "question.sending");
-    if (!S.sock || !S.sock.send({ type: "submit", question_idx: idx, answer: S.pending.answer })) {
-      S.pending = null;
-      unlockAnswers("question.resend_failed");
-    }
-  } else if (Number(msg.remaining_ms) <= 0) {
-    S.timeUp = true;
-    lockAnswers();
-    setT("question-status", "question.time_up");
+function optionImage(q, key) {
+  const image = q.optionImages[key];
+  return image && image.url ? el("img", { class: "answer-image", src: image.url, alt: image.alt || "" }) : null;
+}
+
+function buildTiles(q) {
+  return choiceKeys(q.options).map((key) =>
+    el(
+      "button",
+      { type: "button", class: `answer answer-${key}`, dataset: { key }, "aria-pressed": "false", "aria-keyshortcuts": key },
+      el("span", { class: "answer-letter", "aria-hidden": "true" }, key),
+      tEl("span", { class: "visually-hidden" }, "question.option", { key }),
+      " ",
+      el("span", { class: "answer-text", dir: "auto" }, optionContent(q, key, true)),
+      optionImage(q, key),
+      el("span", { class: "answer-badge" }),
+    ),
+  );
+}
+
+function buildChecks(q) {
+  return choiceKeys(q.options).map((key) =>
+    el(
+      "label",
+      { class: `answer choice answer-${key}`, dataset: { key } },
+      el("input", { type: "checkbox", class: "choice-box", name: "choice", value: key }),
+      el("span", { class: "answer-letter", "aria-hidden": "true" }, key),
+      tEl("span", { class: "visually-hidden" }, "question.option", { key }),
+      " ",
+      el("span", { class: "answer-text", dir: "auto" }, optionContent(q, key, true)),
+      optionImage(q, key),
+      el("span", { class: "answer-badge" }),
+    ),
+  );
+}
+
+function buildTrueFalse() {
+  return TRUE_FALSE.map((value) =>
+    el(
+      "button",
+      { type: "button", class: `answer answer-tf answer-${value}`, dataset: { key: value }, "aria-pressed": "false" },
+      tEl("span", { class: "answer-text" }, `question.${value}`),
+      el("span", { class: "answer-badge" }),
+    ),
+  );
+}
+
+function buildField(q) {
+  const number = q.kind === "number";
+  const unit = number && q.unit ? el("span", { id: "answer-unit", class: "answer-unit", dir: "auto" }, q.unit) : null;
+  const input = el("input", {
+    id: "answer-input",
+    type: "text",
+    inputmode: number ? "decimal" : "text",
+    maxlength: number ? 40 : q.maxLength,
+    autocomplete: "off",
+    autocapitalize: number ? "off" : "sentences",
+    spellcheck: "false",
+    enterkeyhint: "send",
+    dir: number ? "ltr" : "auto",
+    "aria-describedby": unit ? "answer-unit answer-error" : "answer-error",
+  });
+  input.addEventListener("input", () => showAnswerError(""));
+  return [
+    el(
+      "div",
+      { class: "answer-field" },
+      tEl("label", { for: "answer-input" }, "question.your_answer"),
+      el("div", { class: "input-with-unit" }, input, unit),
+    ),
+  ];
+}
+
+function buildInputs(q) {
+  if (q.kind === "checks") return buildChecks(q);
+  if (q.kind === "truefalse") return buildTrueFalse();
+  if (q.kind === "number" || q.kind === "text") return buildField(q);
+  return buildTiles(q);
+}
+
+function renderExtraTime(q) {
+  const note = $("extra-time-note");
+  if (q.extraTime && q.extraTime !== 1) {
+    setT(note, "student.extra_time_note", { count: q.time_limit });
+    note.hidden = false;
+  } else {
+    note.hidden = true;
   }
 }
 
 function renderQuestion(q) {
   setT("question-count", ...counter(q.idx));
-  setText("question-text", q.text);
+  if (q.textHtml) setRichContent("question-text", q.textHtml);
+  else setText("question-text", q.text);
+  const image = q.image && q.image.url ? el("img", { class: "question-image", src: q.image.url, alt: q.image.alt || "" }) : null;
+  setChildren($("question-figure"), image ? el("figure", { class: "question-figure" }, image) : null);
   setText("question-status", "");
+  setT("answer-legend", LEGENDS[q.type === "poll" && q.kind === "tiles" ? "vote" : q.kind]);
   setText("timer-text", fmtCountdown(q.time_limit * 1000));
-  const keys = optionKeys(q.options);
-  const buttons = keys.map((key) =>
-    el(
-      "button",
-      {
-        type: "button",
-        class: `answer answer-${key}`,
-        dataset: { key },
-        "aria-pressed": "false",
-        "aria-keyshortcuts": key,
-      },
-      el("span", { class: "answer-letter", "aria-hidden": "true" }, key),
-      tEl("span", { class: "visually-hidden" }, "question.option", { key }),
-      " ",
-      el("span", { class: "answer-text", dir: "auto" }, q.options[key]),
-      el("span", { class: "answer-badge" }),
-    ),
-  );
-  setChildren($("answers"), buttons);
-  $("answers").dataset.count = String(keys.length);
+  renderExtraTime(q);
+  const answers = $("answers");
+  answers.className = `answers answers-${q.kind}`;
+  answers.dataset.count = String(q.kind === "tiles" || q.kind === "checks" ? choiceKeys(q.options).length : 1);
+  setChildren(answers, buildInputs(q));
+  $("answer-submit").hidden = !SUBMIT_KINDS.has(q.kind);
+  showAnswerError("");
   S.locked = false;
-  $("answers").classList.remove("locked");
+  refreshControls();
 }
 
-function answerButtons() {
+function tileButtons() {
   return Array.from($("answers").querySelectorAll("button.answer"));
+}
+
+function checkBoxes() {
+  return Array.from($("answers").querySelectorAll("input.choice-box"));
+}
+
+/** What the student has entered but not sent, kept across a re-render of the same question. */
+function readDraft() {
+  const input = $("answer-input");
+  return { text: input ? input.value : null, checked: checkBoxes().filter((b) => b.checked).map((b) => b.value) };
+}
+
+function restoreDraft(draft) {
+  const input = $("answer-input");
+  if (input && draft.text !== null) input.value = draft.text;
+  for (const box of checkBoxes()) box.checked = draft.checked.includes(box.value);
+}
+
+function setAriaDisabled(node, disabled) {
+  if (disabled) node.setAttribute("aria-disabled", "true");
+  else node.removeAttribute("aria-disabled");
+}
+
+/** The inputs' state from S.locked (answered or out of time) and S.paused: the one place it is decided. */
+function refreshControls() {
+  const answers = $("answers");
+  const blocked = S.locked || S.paused;
+  answers.classList.toggle("locked", S.locked);
+  answers.classList.toggle("paused", S.paused && !S.locked);
+  for (const button of tileButtons()) setAriaDisabled(button, blocked);
+  for (const box of checkBoxes()) box.disabled = S.locked;
+  const input = $("answer-input");
+  if (input) input.readOnly = S.locked;
+  setAriaDisabled($("answer-submit"), blocked || Boolean(S.pending));
+  $("paused-banner").hidden = !S.paused;
+  $("timer").classList.toggle("paused", S.paused);
 }
 
 function lockAnswers() {
   S.locked = true;
-  $("answers").classList.add("locked");
-  for (const b of answerButtons()) b.setAttribute("aria-disabled", "true");
+  refreshControls();
 }
 
-/** Unlock the buttons; `status` is a catalog key (or empty), or `statusText` plain text. */
+function showAnswerError(message) {
+  const node = $("answer-error");
+  setText(node, message || "");
+  node.hidden = !message;
+  const input = $("answer-input");
+  if (input) {
+    if (message) input.setAttribute("aria-invalid", "true");
+    else input.removeAttribute("aria-invalid");
+  }
+}
+
+function clearMarks() {
+  for (const node of $("answers").querySelectorAll(".answer")) {
+    node.classList.remove("chosen");
+    if (node.matches("button")) node.setAttribute("aria-pressed", "false");
+    const badge = node.querySelector(".answer-badge");
+    if (badge) setText(badge, "");
+  }
+}
+
+/** Unlock the inputs; `status` is a catalog key (or empty), or `statusText` plain text. */
 function unlockAnswers(status, statusText = null) {
   S.locked = false;
-  $("answers").classList.remove("locked");
-  for (const b of answerButtons()) {
-    b.removeAttribute("aria-disabled");
-    b.setAttribute("aria-pressed", "false");
-    b.classList.remove("chosen");
-    setText(b.querySelector(".answer-badge"), "");
-  }
+  clearMarks();
+  refreshControls();
   if (statusText !== null) setText("question-status", statusText);
   else if (status) setT("question-status", status);
   else setText("question-status", "");
@@ -406,28 +613,92 @@ function unlockAnswers(status, statusText = null) {
   if (said) announce(said);
 }
 
+/** A number as the student would type it in this language (3.14 → "3,14" in German), without grouping. */
+function numberText(value) {
+  return formatNumber(value, { maximumFractionDigits: 15, useGrouping: false });
+}
+
 /** Mark `answer` as the student's and show the status message `key` (with `params`). */
 function markAnswer(answer, key, params = null) {
-  lockAnswers();
-  for (const b of answerButtons()) {
-    const chosen = b.dataset.key === answer;
-    b.classList.toggle("chosen", chosen);
-    b.setAttribute("aria-pressed", chosen ? "true" : "false");
-    const badge = b.querySelector(".answer-badge");
-    if (chosen) setT(badge, "question.your_answer");
+  S.locked = true;
+  showAnswerError("");
+  const chosen = new Set((Array.isArray(answer) ? answer : [answer]).map(String));
+  for (const node of $("answers").querySelectorAll(".answer")) {
+    const on = chosen.has(node.dataset.key);
+    node.classList.toggle("chosen", on);
+    if (node.matches("button")) node.setAttribute("aria-pressed", on ? "true" : "false");
+    const box = node.querySelector("input.choice-box");
+    if (box) box.checked = on;
+    const badge = node.querySelector(".answer-badge");
+    if (on) setT(badge, "question.your_answer");
     else setText(badge, "");
   }
+  const input = $("answer-input");
+  if (input) {
+    if (typeof answer === "number" && parseDecimal(input.value) !== answer) input.value = numberText(answer);
+    if (typeof answer === "string" && input.value.trim() !== answer) input.value = answer;
+  }
+  refreshControls();
   setT("question-status", key, params);
 }
 
 // While the question is open the ack confirms only which answer arrived: no points and no
 // right or wrong, which would tell the hall the answer (those come with question_closed).
-function ackMessage(ack) {
-  return ["question.ack", { answer: ack.answer }];
+function ackMessage(q, answer) {
+  if (Array.isArray(answer)) {
+    if (answer.length === 1) return ["question.ack", { answer: answer[0] }];
+    return ["question.ack_keys", { answers: answer.join(t("question.list_separator")) }];
+  }
+  if (typeof answer === "boolean") return ["question.ack_text", { answer: t(answer ? "question.true" : "question.false") }];
+  if (typeof answer === "number") return ["question.ack_text", { answer: numberText(answer) }];
+  if (q && q.kind === "tiles") return ["question.ack", { answer }];
+  return ["question.ack_text", { answer: String(answer) }];
 }
 
-function choose(answer) {
-  if (!S.question || S.locked || S.view !== "view-question") return;
+/** The answer in the inputs, in the shape the server takes; null (and the reason shown) if there is none. */
+function readAnswer(q) {
+  if (q.kind === "checks") {
+    const keys = checkBoxes().filter((b) => b.checked).map((b) => b.value);
+    if (!keys.length) {
+      refuseInput(t("question.choose_at_least_one"), checkBoxes()[0]);
+      return null;
+    }
+    return keys.sort();
+  }
+  const input = $("answer-input");
+  if (q.kind === "number") {
+    const value = parseDecimal(input.value);
+    if (value === null) {
+      refuseInput(t("question.number_invalid", { example: numberText(3.14) }), input);
+      return null;
+    }
+    return value;
+  }
+  const text = input.value.trim();
+  if (!text) {
+    refuseInput(t("question.text_empty"), input);
+    return null;
+  }
+  if (text.length > q.maxLength) {
+    refuseInput(t("question.text_too_long", { count: q.maxLength }), input);
+    return null;
+  }
+  return text;
+}
+
+function refuseInput(message, focusNode) {
+  showAnswerError(message);
+  announce(message);
+  if (focusNode) focusNode.focus();
+}
+
+function submitAnswer(answer) {
+  if (!S.question || S.locked || S.pending || S.view !== "view-question") return;
+  if (S.paused) {
+    // The server would refuse it (`paused`): say so instead of sending.
+    announce(t("student.paused_note"));
+    return;
+  }
   const idx = S.question.idx;
   if (!S.sock || !S.sock.send({ type: "submit", question_idx: idx, answer })) {
     setT("question-status", "question.not_connected");
@@ -438,6 +709,104 @@ function choose(answer) {
   markAnswer(answer, "question.sending");
 }
 
+function onAnswerSubmit(ev) {
+  ev.preventDefault();
+  const q = S.question;
+  if (!q || !SUBMIT_KINDS.has(q.kind) || S.locked || S.pending || S.view !== "view-question") return;
+  if (S.paused) {
+    announce(t("student.paused_note"));
+    return;
+  }
+  const answer = readAnswer(q);
+  if (answer !== null) submitAnswer(answer);
+}
+
+/** The countdown from `remainingMs` as received (frozen while paused). */
+function startTimer(remainingMs, receivedAt) {
+  armTimeMarks(remainingMs);
+  if (S.paused) {
+    countdown.stop();
+    onTick(remainingMs);
+  } else {
+    countdown.start(remainingMs, receivedAt);
+  }
+}
+
+function onQuestionOpen(msg, receivedAt) {
+  const q = questionFrom(msg);
+  const idx = q.idx;
+  const sameQuestion = S.question && S.question.idx === idx && S.view === "view-question";
+  const draft = sameQuestion && !S.locked ? readDraft() : null;
+  S.paused = msg.paused === true;
+  S.sessionState = S.paused ? "question_paused" : "question_open";
+  S.question = q;
+  S.questions.set(idx, q);
+  if (msg.total_questions) S.totalQuestions = Number(msg.total_questions);
+  if (!S.ack || S.ack.question_idx !== idx) S.ack = null;
+  if (S.pending && S.pending.idx !== idx) S.pending = null;
+  S.timeUp = false;
+
+  renderQuestion(q);
+  if (draft) restoreDraft(draft);
+  showView("view-question");
+  const remaining = msg.remaining_ms ?? q.time_limit * 1000;
+  startTimer(remaining, receivedAt);
+  if (!sameQuestion) {
+    const text = $("question-text").textContent.trim();
+    announce(t("question.announce", { counter: t(...counter(idx)), text }));
+  }
+
+  if (S.ack) {
+    markAnswer(S.ack.answer, ...ackMessage(q, S.ack.answer));
+  } else if (S.pending) {
+    // Sent before a reconnect and never acknowledged: send again. The server
+    // answers a repeat with the first ack, so this is safe.
+    markAnswer(S.pending.answer, "question.sending");
+    if (S.paused || !S.sock || !S.sock.send({ type: "submit", question_idx: idx, answer: S.pending.answer })) {
+      S.pending = null;
+      unlockAnswers(S.paused ? "student.paused_note" : "question.resend_failed");
+    }
+  } else if (Number(remaining) <= 0 && !S.paused) {
+    S.timeUp = true;
+    lockAnswers();
+    setT("question-status", "question.time_up");
+  }
+}
+
+/** `question_paused`, `question_resumed`, `question_extended`: the same question, a new countdown. */
+function onQuestionTiming(msg, receivedAt) {
+  const q = S.question;
+  if (!q || q.idx !== Number(msg.question_idx)) return;
+  q.time_limit = Number(msg.time_limit) || q.time_limit;
+  q.extraTime = Number(msg.extra_time) || null;
+  S.paused = msg.paused === true;
+  S.sessionState = S.paused ? "question_paused" : "question_open";
+  if (S.view !== "view-question") return;
+  renderExtraTime(q);
+  const remaining = Number(msg.remaining_ms) || 0;
+  if (S.timeUp && !S.ack && !S.pending && remaining > 0) {
+    // More time after this page's countdown ran out: the server takes answers again.
+    S.timeUp = false;
+    unlockAnswers("");
+  }
+  startTimer(remaining, receivedAt);
+  refreshControls();
+  if (msg.type === "question_paused") announce(t("student.paused_announce"));
+  else if (msg.type === "question_resumed") announce(t("student.resumed_announce"));
+  else announce(t("student.extended_announce", { count: Math.ceil(remaining / 1000) }));
+}
+
+function onQuestionSkipped(msg) {
+  const idx = Number(msg.question_idx);
+  if (S.question && S.question.idx !== idx) return;
+  countdown.stop();
+  S.sessionState = "question_closed";
+  S.pending = null;
+  S.paused = false;
+  showView("view-skipped");
+  announce(t("student.skipped_title"));
+}
+
 function onSubmitAck(msg) {
   const idx = Number(msg.question_idx);
   if (S.pending && S.pending.idx === idx) S.pending = null;
@@ -445,7 +814,7 @@ function onSubmitAck(msg) {
   // The ack's score (if a server still sends one) is deliberately not kept.
   S.ack = { question_idx: idx, answer: msg.answer };
   if (S.view === "view-question") {
-    const [key, params] = ackMessage(S.ack);
+    const [key, params] = ackMessage(S.question, msg.answer);
     markAnswer(msg.answer, key, params);
     announce(t(key, params));
   }
@@ -453,15 +822,12 @@ function onSubmitAck(msg) {
 
 function onError(msg) {
   const message = errorText(msg.code, msg.message);
+  if (msg.code === "paused") S.paused = true;
   if (S.pending) {
     S.pending = null;
     if (msg.code === "not_open" || msg.code === "time_expired") {
+      clearMarks();
       lockAnswers();
-      for (const b of answerButtons()) {
-        b.classList.remove("chosen");
-        b.setAttribute("aria-pressed", "false");
-        setText(b.querySelector(".answer-badge"), "");
-      }
       setText("question-status", message);
       announce(message);
     } else {
@@ -469,27 +835,66 @@ function onError(msg) {
     }
     return;
   }
-  if (S.view === "view-question") setText("question-status", message);
+  if (S.view === "view-question") {
+    setText("question-status", message);
+    refreshControls();
+  }
   announce(message);
 }
 
 // ------------------------------------------------------------------ results
 
-/** An option as [key, params] for setT ("B: 4", "No answer"), or [null, "B"] when its text is unknown. */
+/**
+ * A catalog message whose placeholder `slot` holds nodes (an option's rendered HTML), as a
+ * list of nodes: the message's text around them stays text.
+ */
+function messageWithNodes(key, params, slot, nodes) {
+  const marker = "\u0000";
+  const [before, after = ""] = t(key, { ...params, [slot]: marker }).split(marker);
+  return [before, ...nodes, after].filter((part) => part !== "");
+}
+
+/** "B: 4" with the option's content as the page showed it (code and math intact). */
 function optionLabel(q, key) {
-  if (!key) return ["reveal.no_answer", null];
-  const text = q && q.options ? q.options[key] : undefined;
-  return text === undefined ? [null, key] : ["common.option", { key, text }];
+  if (!q || !Object.prototype.hasOwnProperty.call(q.options, key)) return [String(key)];
+  return messageWithNodes("common.option", { key }, "text", optionContent(q, key));
 }
 
-/** setT for a [key, params] pair; [null, text] sets plain text. */
-function setMessage(node, [key, params]) {
-  if (key) setT(node, key, params);
-  else setText(node, params);
+function numberWithUnit(q, text) {
+  return q && q.unit ? `${text} ${q.unit}` : text;
 }
 
-function messageText([key, params]) {
-  return key ? t(key, params) : params;
+/** The student's (or any) answer for the reveal, as nodes; "No answer" for none. */
+function answerNodes(q, answer) {
+  if (answer === null || answer === undefined) return [tEl("span", null, "reveal.no_answer")];
+  if (Array.isArray(answer)) return [el("ul", { class: "answer-list" }, answer.map((key) => el("li", null, optionLabel(q, key))))];
+  if (typeof answer === "boolean") return [tEl("span", null, answer ? "question.true" : "question.false")];
+  if (typeof answer === "number") return [el("bdi", null, numberWithUnit(q, numberText(answer)))];
+  if (q && (q.kind === "tiles" || q.kind === "checks")) return optionLabel(q, answer);
+  return [el("q", { class: "free-answer", dir: "auto" }, String(answer))];
+}
+
+/** The right answer for the reveal, as [label key, nodes]; null for a poll. */
+function correctNodes(q, correct) {
+  if (correct === null || correct === undefined) return null;
+  if (q && q.kind === "text" && Array.isArray(correct)) {
+    const list = el("ul", { class: "answer-list" }, correct.map((text) => el("li", null, el("q", { class: "free-answer", dir: "auto" }, text))));
+    return ["reveal.accepted", [list]];
+  }
+  if (typeof correct === "object" && !Array.isArray(correct)) {
+    const range = correct.range || [correct.value, correct.value];
+    let text;
+    if (correct.value === undefined || correct.value === null) {
+      text = t("reveal.number_range", { low: numberText(range[0]), high: numberText(range[1]) });
+    } else if (Number(correct.tolerance) > 0) {
+      text = t("reveal.number_tolerance", { value: numberText(correct.value), tolerance: numberText(correct.tolerance) });
+    } else {
+      text = numberText(correct.value);
+    }
+    return ["common.correct_answer", [el("bdi", null, numberWithUnit(q, text))]];
+  }
+  if (Array.isArray(correct)) return ["reveal.correct_answers", answerNodes(q, correct)];
+  return ["common.correct_answer", answerNodes(q, correct)];
 }
 
 /** Rank and total as [key, params] for setT ([null, null] when there is nothing to say). */
@@ -532,43 +937,122 @@ function updateTotal(total) {
   }
 }
 
-function onQuestionClosed(msg) {
+/** Whether `key` (an option key, "true"/"false") is among the right answers. */
+function isRightKey(correct, key) {
+  if (Array.isArray(correct)) return correct.map(String).includes(key);
+  return correct !== null && correct !== undefined && String(correct) === key;
+}
+
+/** How the class answered: bars for options and numbers, a list for free text. */
+function renderResults(q, msg) {
+  const card = $("reveal-results-card");
+  const box = $("reveal-results");
+  const distribution = msg.distribution || {};
+  const mine = new Set((Array.isArray(msg.your_answer) ? msg.your_answer : [msg.your_answer]).map(String));
+  const note = (right, yours) =>
+    [right ? t("reveal.chart_correct") : "", yours ? t("reveal.chart_yours") : ""].filter(Boolean).join(t("question.list_separator"));
+  let items = null;
+  if (q && (q.kind === "tiles" || q.kind === "checks" || q.kind === "truefalse")) {
+    const counts = msg.histogram || (distribution.options ?? {});
+    const keys = q.kind === "truefalse" ? TRUE_FALSE : choiceKeys(q.options);
+    items = keys.map((key) => {
+      const right = isRightKey(msg.correct, key);
+      const label = q.kind === "truefalse" ? t(`question.${key}`) : key;
+      return { key, label, count: counts[key] ?? 0, className: right ? `bar-${key} bar-correct` : `bar-${key}`, note: note(right, mine.has(key)) };
+    });
+  } else if (distribution.bins && distribution.bins.length) {
+    const [low, high] = distribution.right || [Infinity, -Infinity];
+    items = distribution.bins.map((bin, i) => {
+      const right = bin.high >= low && bin.low <= high;
+      const label = t("chart.range", { from: formatNumber(bin.low), to: formatNumber(bin.high) });
+      return { key: String(i), label, count: bin.count, className: right ? "bar-correct" : "bar-muted", note: note(right, false) };
+    });
+  }
+  if (items) {
+    const chart = el("div", { class: "reveal-chart" });
+    setChildren(box, chart);
+    new BarChart(chart, { showPercent: true, ariaLabel: t("reveal.results") }).update(items);
+    setT("reveal-results-h", "reveal.results");
+    card.hidden = false;
+    return;
+  }
+  const top = distribution.top || [];
+  if (top.length) {
+    const list = el(
+      "ol",
+      { class: "top-answers" },
+      top.map((row) => el("li", null, el("bdi", { class: "top-answer-text", dir: "auto" }, row.text), el("span", { class: "top-answer-count" }, formatNumber(row.count)))),
+    );
+    setChildren(box, list);
+    setT("reveal-results-h", "reveal.top_answers");
+    card.hidden = false;
+    return;
+  }
+  setChildren(box);
+  card.hidden = true;
+}
+
+/** The reveal's headline key and the result card's class, from the student's own result. */
+function verdict(q, msg) {
+  const answered = msg.your_answer !== null && msg.your_answer !== undefined;
+  if (q && q.type === "poll") return answered ? ["reveal.poll_thanks", "voted"] : ["reveal.poll_missed", "missed"];
+  if (!answered) return ["reveal.missed", "missed"];
+  if (msg.your_correct === true) return ["reveal.correct", "correct"];
+  if (Number(msg.your_score) > 0) return ["reveal.partly", "partly"];
+  return ["reveal.wrong", "wrong"];
+}
+
+function renderReveal(msg) {
   const idx = Number(msg.question_idx);
+  const q = S.questions.get(idx) || null;
+  const poll = (q && q.type === "poll") || msg.question_type === "poll";
+  const [headline, tone] = verdict(q, msg);
+  const result = $("reveal-result");
+  result.classList.remove("correct", "wrong", "missed", "partly", "voted");
+  result.classList.add(tone);
+  setT("reveal-h", headline);
+  const pointsNode = $("reveal-points");
+  pointsNode.hidden = poll;
+  if (!poll) setT(pointsNode, "reveal.points", { count: roundScore(msg.your_points ?? msg.your_score ?? 0) });
+  setT("reveal-count", ...counter(idx));
+  if (q && q.textHtml) setRichContent("reveal-question", q.textHtml);
+  else setText("reveal-question", q ? q.text : "");
+
+  const correct = poll ? null : correctNodes(q, msg.correct);
+  $("reveal-correct-row").hidden = !correct;
+  if (correct) {
+    setT("reveal-correct-label", correct[0]);
+    setChildren($("reveal-correct"), correct[1]);
+  }
+  setChildren($("reveal-yours"), answerNodes(q, msg.your_answer ?? null));
+  const scoreRow = $("reveal-score-row");
+  scoreRow.hidden = poll;
+  if (!poll) {
+    const possible = q ? q.points : 1;
+    setT("reveal-score", "reveal.score_value", { percent: formatPercent(Number(msg.your_score) || 0), count: roundScore(possible) });
+  }
+  setRank("reveal-rank", msg.your_rank, msg.your_total);
+  if (msg.explanation_html) setRichContent("reveal-explanation", msg.explanation_html);
+  else setText("reveal-explanation", msg.explanation || "");
+  $("reveal-explanation-wrap").hidden = !(msg.explanation_html || msg.explanation);
+  renderResults(q, msg);
+  renderTop("reveal-top", msg.top5 || []);
+  return { headline, correctText: correct ? $("reveal-correct").textContent.trim() : "", poll };
+}
+
+function onQuestionClosed(msg) {
   S.sessionState = "question_closed";
   countdown.stop();
   S.pending = null;
-  const q = S.questions.get(idx);
-  const yours = msg.your_answer ?? null;
-  const correct = msg.correct;
-  const result = $("reveal-result");
-  result.classList.remove("correct", "wrong", "missed");
-  let headline;
-  if (!yours) {
-    headline = "reveal.missed";
-    result.classList.add("missed");
-  } else if (yours === correct) {
-    headline = "reveal.correct";
-    result.classList.add("correct");
-  } else {
-    headline = "reveal.wrong";
-    result.classList.add("wrong");
-  }
-  setT("reveal-h", headline);
-  setT("reveal-points", "reveal.points", { count: roundScore(msg.your_score ?? 0) });
-  setT("reveal-count", ...counter(idx));
-  setText("reveal-question", q ? q.text : "");
-  setMessage("reveal-correct", optionLabel(q, correct));
-  setMessage("reveal-yours", optionLabel(q, yours));
-  setRank("reveal-rank", msg.your_rank, msg.your_total);
-  const rank = rankText(msg.your_rank, msg.your_total);
-  const explanation = msg.explanation || "";
-  setText("reveal-explanation", explanation);
-  $("reveal-explanation-wrap").hidden = !explanation;
+  S.paused = false;
+  S.lastReveal = msg;
   S.lastTop5 = msg.top5 || [];
-  renderTop("reveal-top", S.lastTop5);
+  const shown = renderReveal(msg);
   updateTotal(msg.your_total);
   showView("view-reveal");
-  announce(t("reveal.announce", { headline: t(headline), answer: messageText(optionLabel(q, correct)), rank }));
+  const rank = rankText(msg.your_rank, msg.your_total);
+  if (shown.poll || !shown.correctText) announce(t("reveal.announce_short", { headline: t(shown.headline), rank }));
+  else announce(t("reveal.announce", { headline: t(shown.headline), answer: shown.correctText, rank }));
 }
 
 function renderBetween(msg) {
@@ -681,27 +1165,49 @@ window.addEventListener("pageshow", (ev) => {
 $("join-form").addEventListener("submit", onJoinSubmit);
 $("student-id").addEventListener("input", () => fieldError("student-id", "student-id-error", ""));
 $("student-name").addEventListener("input", () => fieldError("student-name", "student-name-error", ""));
+$("answer-form").addEventListener("submit", onAnswerSubmit);
+$("answers").addEventListener("change", () => showAnswerError(""));
 
 $("answers").addEventListener("click", (ev) => {
   const button = ev.target.closest("button.answer");
-  if (button) choose(button.dataset.key);
+  if (!button || !S.question) return;
+  const key = button.dataset.key;
+  submitAnswer(S.question.kind === "truefalse" ? key === "true" : key);
 });
+
+// Letters A-F and digits 1-6 answer a choice question (not while typing in a field).
+const SHORTCUTS = { a: "A", b: "B", c: "C", d: "D", e: "E", f: "F", 1: "A", 2: "B", 3: "C", 4: "D", 5: "E", 6: "F" };
 
 document.addEventListener("keydown", (ev) => {
   if (S.view !== "view-question" || S.locked || ev.altKey || ev.ctrlKey || ev.metaKey) return;
-  if (ev.target instanceof HTMLInputElement || ev.target instanceof HTMLTextAreaElement) return;
-  const map = { a: "A", b: "B", c: "C", d: "D", 1: "A", 2: "B", 3: "C", 4: "D" };
-  const key = map[ev.key.toLowerCase()];
-  if (key && S.question && Object.prototype.hasOwnProperty.call(S.question.options, key)) {
+  if (ev.target instanceof HTMLInputElement || ev.target instanceof HTMLTextAreaElement || ev.target instanceof HTMLSelectElement) return;
+  if (!S.question || S.question.kind !== "tiles") return;
+  const key = SHORTCUTS[ev.key.toLowerCase()];
+  if (key && Object.prototype.hasOwnProperty.call(S.question.options, key)) {
     ev.preventDefault();
-    choose(key);
+    submitAnswer(key);
   }
 });
+
+/** The quiz's title and whether a class list is used, before anyone joins (`GET /session`). */
+async function loadSessionInfo() {
+  try {
+    const res = await fetchJson("/session");
+    if (res.ok && res.data) {
+      setTitle(res.data.title);
+      S.roster = res.data.roster === true;
+      applyRosterMode();
+      if (res.data.total_questions) S.totalQuestions = Number(res.data.total_questions);
+    }
+  } catch {
+    /* the join form works without it: the name field stays */
+  }
+}
 
 async function boot(attempt = 0) {
   showLoading("loading.connecting");
   try {
-    const res = await fetchJson("/me");
+    const [res] = await Promise.all([fetchJson("/me"), S.title ? null : loadSessionInfo()]);
     if (res.status === 200 && res.data) {
       S.me = { student_id: res.data.student_id, name: res.data.name, total_score: res.data.total_score ?? 0 };
       renderWho();
@@ -718,7 +1224,12 @@ async function boot(attempt = 0) {
   }
 }
 
+/** After a language change: what the page composed itself (the reveal's labels) is built again. */
+function onLanguageChange() {
+  if (S.view === "view-reveal" && S.lastReveal) renderReveal(S.lastReveal);
+}
+
 // The language first, so that nothing is shown in the wrong one; a change in the menu
 // re-translates what is on the page (see i18n.js: every message was set with setT).
-await initPageLanguage({ storageKey: LANGUAGE_KEY, followBrowser: true, menu: $("lang-select") });
+await initPageLanguage({ storageKey: LANGUAGE_KEY, followBrowser: true, menu: $("lang-select"), onChange: onLanguageChange });
 boot();
