@@ -3,11 +3,13 @@
 The storage package is the only code that speaks SQL: `schema` (tables, connections),
 `operations` (every statement the room writes, by name), `loading` (rebuilding a
 session from its rows) and this writer. One connection, used by one writer task.
-Writes are queued on a bounded channel; the writer drains everything queued, runs it
-in a single transaction in a worker thread (group commit), then runs each write's
-`on_commit` callback on the event loop, in queue order, before waking its waiter. Each write runs inside its own SAVEPOINT, so a
-write that fails (a constraint, say) is rolled back alone; a failing COMMIT (disk full,
-read-only file) fails the whole batch and every waiter gets a StorageError.
+
+Writes are queued on a bounded channel; the writer drains everything queued, runs it in
+a single transaction in a worker thread (group commit), then runs each write's
+`on_commit` callback on the event loop, in queue order, before waking its waiter. Each
+write runs inside its own SAVEPOINT, so a write that fails (a constraint, say) is rolled
+back alone; a failing COMMIT (disk full, read-only file) fails the whole batch and every
+waiter gets a StorageError.
 """
 
 from __future__ import annotations
