@@ -18,7 +18,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from server.reports.lms import LMS_LAYOUTS, SessionGrades, gradebook_rows, render_gradebook, session_titles
-from server.session.roster import Roster, RosterEntry, parse_roster
+from server.session.roster import Roster, RosterEntry
+from server.session.roster_file import parse_roster
 
 BOM = b"\xef\xbb\xbf"
 DAY_MS = 86_400_000

@@ -13,18 +13,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from server.session.roster import (
-    ROSTER_COLUMNS,
-    Roster,
-    RosterEntry,
-    RosterError,
-    load_roster,
-    new_entry,
-    parse_roster,
-    render_roster,
-    roster_to_rows,
-    write_roster,
-)
+from server.session.roster import ROSTER_COLUMNS, Roster, RosterEntry, RosterError, new_entry
+from server.session.roster_file import load_roster, parse_roster, render_roster, roster_to_rows, write_roster
 
 POOLS = Path(__file__).parent.parent / "pools"
 FUZZ = settings(
