@@ -2,22 +2,6 @@
 
 Reading and writing roster files is roster_file.py; this module holds the entries and the
 rules each field follows, shared by a file's rows and `quizctl roster add`.
-
-A roster is a CSV file with a header row. `student_id` is required; `name`, `first_name`,
-`last_name`, `email`, `section`, `extra_time` and `login` are optional. Header names are
-matched case-insensitively and ignoring spaces, `_`, `-` and other punctuation, so
-`Student ID`, `student_id` and `student-id` are one name; the spellings of the Canvas,
-Moodle and Blackboard exports are accepted too (see `_FIELD_SPELLINGS`) and any other
-column is ignored, so an LMS export can be used as it is.
-
-Several columns can hold a student ID (a Canvas gradebook export has `ID`, Canvas's own
-internal number, and `SIS User ID`, the university's). The one used is the first of
-`_ID_COLUMNS_BY_PRIORITY` that the header has and that is filled in on at least one row;
-its value must follow the server's rule for student IDs (`validate_student_id`).
-
-Files may be UTF-8 with or without a BOM, with CRLF or LF line ends, and comma-,
-semicolon- or tab-separated (sniffed from the header, or given by Excel's `sep=;` line).
-Every problem is reported at once as ``FILE:LINE: what is wrong (fix: how)``.
 """
 
 from __future__ import annotations
