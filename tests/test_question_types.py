@@ -307,7 +307,7 @@ async def test_every_type_round_trips_through_answer_reveal_restart_and_gradeboo
     assert sum(b["count"] for b in reveal(NUMERIC, ann)["distribution"]["bins"]) == 2
     assert reveal(TEXT, ann)["correct"] == ["Paris"] and reveal(TEXT, ann)["your_correct"] is True
     assert reveal(OPEN_POLL, ann)["distribution"]["top"] == [{"text": "Sunny", "count": 2}]  # folded together
-    assert reveal(POLL, ann)["correct"] is None and reveal(POLL, ann)["histogram"] == {"A": 1, "B": 1, "missed": 0}
+    assert reveal(POLL, ann)["correct"] is None and reveal(POLL, ann)["histogram"] == {"A": 1, "B": 1, "C": 0, "D": 0, "missed": 0}
 
     # A restart rebuilds every answer in its type's form, and the totals (--resume: it is finished).
     async with types_room(tmp_path, resume="types") as room:
@@ -340,7 +340,7 @@ async def test_a_poll_shows_its_results_live_on_the_projector(autojump_clock: Mo
         await room.open_question(POLL)
         await room.submit(ann, POLL, "B")
         live = room.views.projector_state()["live_histogram"]
-        assert live["counts"] == {"A": 0, "B": 1, "missed": 0, "pending": 0}
+        assert live["counts"] == {"A": 0, "B": 1, "C": 0, "D": 0, "missed": 0, "pending": 0}  # A-D always (the floor)
 
 
 # ---------------------------------------------------------------- on the wire

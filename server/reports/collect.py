@@ -40,7 +40,7 @@ from server.reports.data import (
     SessionData,
     StudentData,
 )
-from server.reports.gradebook import all_units, ranked, right_answers
+from server.reports.gradebook import all_units, ranked, right_answers, skipped_questions
 from server.reports.report_html import InlineImage, QuestionImages, render_report
 from server.reports.statistics import (
     CourseStats,
@@ -106,13 +106,14 @@ def session_data(
             if i is not None:
                 answers[i].append(_answer_row(participant.student_id, record.pool.questions[idx], submission))
     questions = [_question_data(i, record.pool.questions[a.question_idx], a, answers[i]) for i, a in enumerate(asked)]
+    skipped = skipped_questions(record)
     students = [
         StudentData(
             student_id=p.student_id,
             name=p.name,
-            total=all_units(p) / UNITS_PER_SCORE,
+            total=all_units(p, skipped) / UNITS_PER_SCORE,
             answered=p.answered_count,
-            right=right_answers(p),
+            right=right_answers(p, skipped),
             rank=rank,
             blur_count=p.blur_count,
             hidden_count=p.hidden_count,

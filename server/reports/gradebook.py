@@ -30,36 +30,49 @@ def _units_text(units: int) -> str:
     return f"{units_to_score(units):.2f}"
 
 
-def all_units(participant: Participant) -> int:
-    """Every answer's weighted score, the open question's too (the gradebook is the instructor's)."""
-    return sum(submission.units for submission in participant.submissions.values())
+def skipped_questions(record: SessionRecord) -> frozenset[int]:
+    """Questions closed without a reveal: they count for nobody."""
+    return frozenset(idx for idx, asked in record.asked.items() if asked.skipped)
 
 
-def right_answers(participant: Participant) -> int:
-    return sum(1 for s in participant.submissions.values() if s.correct and s.status is SubmissionStatus.SUBMITTED)
+def all_units(participant: Participant, skipped: frozenset[int] = frozenset()) -> int:
+    """Every counted answer's weighted score, the open question's too (the gradebook is the instructor's)."""
+    return sum(s.units for idx, s in participant.submissions.items() if idx not in skipped)
+
+
+def right_answers(participant: Participant, skipped: frozenset[int] = frozenset()) -> int:
+    return sum(
+        1
+        for idx, s in participant.submissions.items()
+        if s.correct and s.status is SubmissionStatus.SUBMITTED and idx not in skipped
+    )
 
 
 def ranked(record: SessionRecord) -> list[tuple[int, Participant]]:
     """Rows ordered by rank then student id."""
-    return rank_by_total(record.participants.values(), tiebreak=lambda p: p.student_id, total=all_units)
+    skipped = skipped_questions(record)
+    return rank_by_total(
+        record.participants.values(), tiebreak=lambda p: p.student_id, total=lambda p: all_units(p, skipped)
+    )
 
 
 def wide_rows(record: SessionRecord) -> Iterable[list[str]]:
     """A row per student: each scored question's weighted score (polls have no column), the total."""
     scored = [idx for idx, question in enumerate(record.pool.questions) if question.scored]
+    skipped = skipped_questions(record)
     yield ["student_id", "name", *(f"q{i + 1}" for i in scored), "total", "answered", "correct", "rank"]
     for rank, p in ranked(record):
         cells = []
         for idx in scored:
             submission = p.submissions.get(idx)
-            cells.append(_units_text(submission.units) if submission is not None else "")
+            cells.append(_units_text(submission.units) if submission is not None and idx not in skipped else "")
         yield [
             neutralise(p.student_id),
             neutralise(p.name),
             *cells,
-            _units_text(all_units(p)),
+            _units_text(all_units(p, skipped)),
             str(p.answered_count),
-            str(right_answers(p)),
+            str(right_answers(p, skipped)),
             str(rank),
         ]
 

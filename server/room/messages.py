@@ -160,7 +160,7 @@ def me(record: SessionRecord, participant: Participant) -> dict[str, Any]:
     rows = []
     for idx, s in sorted(participant.submissions.items()):
         asked = record.asked.get(idx)
-        revealed = asked is None or asked.closed_at_ms is not None
+        revealed = asked is None or (asked.closed_at_ms is not None and not asked.skipped)
         question = record.pool.questions[idx] if idx < len(record.pool.questions) else None
         rows.append(
             {
@@ -184,8 +184,18 @@ def me(record: SessionRecord, participant: Participant) -> dict[str, Any]:
 
 
 def histogram(asked: AskedQuestion) -> dict[str, int]:
-    """Counts per option (choice and true/false types) and the missed count."""
-    return {**asked.tally.histogram(), "missed": asked.missed_count}
+    """Counts per option (choice and true/false types) and the missed count.
+
+    A choice question always has A-D (zero for options it does not have), as the
+    compatibility floor's `{A,B,C,D,missed}` promises; E and F when it has them.
+    """
+    counts = asked.tally.histogram()
+    if "A" in counts:
+        counts = {**FLOOR_KEYS, **counts}
+    return {**counts, "missed": asked.missed_count}
+
+
+FLOOR_KEYS = dict.fromkeys("ABCD", 0)
 
 
 def live_histogram(

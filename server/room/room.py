@@ -253,6 +253,9 @@ class Room:
         if entry.student_id in self.record.roster:
             self.record.roster.remove(entry.student_id)
         self.record.roster.add(entry)
+        joined = self.participants.get(entry.student_id)
+        if joined is not None:  # a new accommodation applies from the next question on
+            joined.extra_time = entry.extra_time
         await self.storage.save(RosterLog.added(entry, len(self.record.roster)), what="roster add")
         self.views.mark(lists=True)
         log.info("roster: added %s (%s)", entry.student_id, entry.display_name)
@@ -264,6 +267,8 @@ class Room:
         if roster is None or not isinstance(student_id, str) or student_id not in roster:
             raise RoomError("unknown_student", f"{student_id!r} is not on the roster.", 404)
         roster.remove(student_id)
+        if not len(roster):  # an empty class list is no class list (as after a restart): anyone may join
+            self.record.roster = None
         await self.storage.save(RosterLog.removed(student_id), what="roster remove")
         self.views.mark(lists=True)
         log.info("roster: removed %s", student_id)
@@ -398,7 +403,9 @@ class Room:
         self.countdown.stop()
         self._enter(SessionState.QUESTION_CLOSED, asked.question_idx)
         asked.closed_at_ms = self.clock.now_ms()
-        asked.paused_at_ms = None
+        if asked.paused_at_ms is not None:  # skipped while paused: the pause ends here
+            asked.paused_ms += asked.closed_at_ms - asked.paused_at_ms
+            asked.paused_at_ms = None
         asked.skipped = True
         await self.storage.save(
             self._log.question_skipped(asked, self.state, self.clock.now_ms()), what="skip question"

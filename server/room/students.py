@@ -137,7 +137,11 @@ class Students:
             if self.generation != generation:
                 return
             for asked in self._record.asked.values():
-                if asked.closed_at_ms is not None and asked.question_idx not in participant.submissions:
+                if (
+                    asked.closed_at_ms is not None
+                    and not asked.skipped
+                    and asked.question_idx not in participant.submissions
+                ):
                     missed = Submission(asked.question_idx, SubmissionStatus.MISSED)
                     participant.record(missed, revealed=True)
                     asked.count(missed)
@@ -280,4 +284,5 @@ class Students:
         self.generation += 1
         self._record.participants = {}
         self._record.duplicate_joins = {}
+        self._record.refused_joins = {}
         self._ranking.invalidate()

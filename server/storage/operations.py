@@ -62,7 +62,8 @@ class SessionLog:
             ),
             (
                 "INSERT OR IGNORE INTO submissions (sid, student_id, question_idx, status, points, score) "
-                "SELECT sid, ?, question_idx, 'missed', 0, 0 FROM questions WHERE sid = ? AND closed_at_ms IS NOT NULL",
+                "SELECT sid, ?, question_idx, 'missed', 0, 0 FROM questions"
+                " WHERE sid = ? AND closed_at_ms IS NOT NULL AND skipped = 0",
                 (participant.student_id, self.sid),
             ),
         ]
@@ -119,9 +120,9 @@ class SessionLog:
         """Closed without a reveal: no `missed` rows, and its answers count for nobody."""
         return [
             (
-                "UPDATE questions SET closed_at_ms = ?, paused_at_ms = NULL, skipped = 1"
+                "UPDATE questions SET closed_at_ms = ?, paused_at_ms = NULL, paused_ms = ?, skipped = 1"
                 " WHERE sid = ? AND question_idx = ?",
-                (asked.closed_at_ms, self.sid, asked.question_idx),
+                (asked.closed_at_ms, asked.paused_ms, self.sid, asked.question_idx),
             ),
             self.session_state(state, asked.question_idx, now_ms),
         ]
