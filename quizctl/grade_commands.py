@@ -8,8 +8,8 @@ from typing import Any
 
 import click
 
-from quizctl.common import EXIT_REFUSED, emit, operator_command, run_command
-from quizctl.control_client import ControlTarget
+from quizctl.common import EXIT_REFUSED, EXIT_UNREACHABLE, UNREACHABLE_HINT, emit, operator_command
+from quizctl.control_client import CommandRefused, ControlTarget, ServerUnreachable, call
 from server import data_dir as data_dir_files
 
 
@@ -17,8 +17,8 @@ from server import data_dir as data_dir_files
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE instead of stdout.")
 @click.option("--format", "layout", type=click.Choice(["wide", "long"]), default="wide", show_default=True, help="wide: a row per student; long: a row per student and question.")
 @click.option("--excel", is_flag=True, help="Start with a UTF-8 byte-order mark so Excel reads accents right.")
-@click.option("--offline", is_flag=True, help="Read the data dir's database directly (no running server needed).")
-@click.option("--session-id", help="With --offline: which stored session (default: the most recent).")
+@click.option("--offline", is_flag=True, help="Read the data dir's database directly, without asking a server.")
+@click.option("--session-id", help="Which stored session (default: the running server's, else the most recent).")
 @operator_command
 def export(
     output: Path | None,
@@ -30,11 +30,24 @@ def export(
     as_json: bool,
     data_dir: Path,
 ) -> None:
-    """Write the gradebook CSV (q1..qN, total, answered, correct, rank)."""
+    """Write the gradebook CSV (q1..qN, total, answered, correct, rank).
+
+    With a server running, it answers (for another --session-id, from the database); without
+    one, the database is read directly, as with --offline, and stderr says so.
+    """
     if offline:
         result = export_offline(data_dir, session_id, layout, excel)
     else:
-        result = run_command(target, "export", {"format": layout, "excel": excel})
+        args: dict[str, Any] = {"format": layout, "excel": excel}
+        if session_id is not None:
+            args["session_id"] = session_id
+        try:
+            result = call(target, "export", args)
+        except ServerUnreachable as exc:
+            result = export_without_server(data_dir, session_id, layout, excel, exc)
+        except CommandRefused as exc:
+            click.echo(f"quizctl export: refused: {exc.message} ({exc.code})", err=True)
+            sys.exit(EXIT_REFUSED)
     text = result["csv"]
     if output is not None:
         try:
@@ -49,6 +62,19 @@ def export(
     else:
         sys.stdout.buffer.write(text.encode("utf-8"))
         sys.stdout.flush()
+
+
+def export_without_server(
+    data_dir: Path, session_id: str | None, layout: str, excel: bool, why: ServerUnreachable
+) -> dict[str, Any]:
+    """No server answered: the database's CSV, said on stderr; exit 2 when there is no database either."""
+    db_path = data_dir_files.database(data_dir)
+    if not db_path.exists():
+        click.echo(f"quizctl export: {why}", err=True)
+        click.echo(f"{UNREACHABLE_HINT} (No database at {db_path} to read instead.)", err=True)
+        sys.exit(EXIT_UNREACHABLE)
+    click.echo(f"quizctl export: no server is running with this data dir; reading {db_path} directly", err=True)
+    return export_offline(data_dir, session_id, layout, excel)
 
 
 def export_offline(data_dir: Path, session_id: str | None, layout: str, excel: bool) -> dict[str, Any]:
