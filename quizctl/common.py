@@ -39,7 +39,7 @@ def operator_command(function: Callable[..., Any]) -> Callable[..., Any]:
     """Common options of commands that talk to a running server."""
 
     @data_dir_option
-    @click.option("--socket", "socket_option", envvar="QUIZ_CONTROL", help="Control socket path or tcp://HOST:PORT (default: DATA_DIR/control.sock).")
+    @click.option("--socket", "socket_option", envvar="QUIZ_CONTROL", show_envvar=True, help="Control socket path or tcp://HOST:PORT (default: DATA_DIR/control.sock).")
     @click.option("--token", "token_option", help="Admin token (default: QUIZ_ADMIN_TOKEN, else DATA_DIR/admin.token).")
     @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
     @functools.wraps(function)
@@ -97,7 +97,8 @@ def describe(status: dict[str, Any]) -> str:
         left = (status.get("time_left_ms") or 0) / 1000
         how = "paused" if state == "question_paused" else "open"
         waiting = status.get("waiting_for_extra_time") or 0
-        extra = f", waiting for {waiting} with extra time" if waiting else ""
+        students = "student" if waiting == 1 else "students"
+        extra = f", waiting for {waiting} {students} with extra time" if waiting else ""
         text = f"{question} {how}, {left:.0f} s left{extra}, {answered}; {people}"
     elif state == "question_closed" and idx is not None:
         text = f"{question} closed, {answered}; {people}"

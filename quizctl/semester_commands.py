@@ -285,7 +285,7 @@ def regrade(pool_path: Path, session_id: str | None, target: ControlTarget, as_j
     sid = session_id or live_sid
     if live_sid is not None and sid == live_sid:
         payload = {"pool": pool.to_json(), "source": str(Path(pool.source).resolve())}
-        size = len(json.dumps(payload, ensure_ascii=False).encode("utf-8"))
+        size = len(json.dumps(payload).encode("utf-8"))  # as the control client sends it (ASCII escapes)
         if size > REGRADE_REQUEST_MAX_BYTES:
             _fail(
                 "regrade",

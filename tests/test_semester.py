@@ -18,6 +18,7 @@ import click
 import trio
 from trio.testing import MockClock
 
+from quizctl.common import describe
 from quizctl.semester_commands import LMS_CHOICES
 from quizctl.serve_command import serve as serve_command
 from server import serve
@@ -165,8 +166,10 @@ async def test_serve_says_which_session_and_roster_and_warns_of_changed_question
         assert "  Roster:     5 students (the data dir's, from an earlier --roster); only they can join\n" in said
         warning = [line for line in restarted.output if "warning" in line]
         assert warning == [
-            "quizctl: warning: questions 1 and 3 changed since session week1 last ran; the answers to question 1 "
-            f"were scored with the old version: `quizctl regrade {fixed}` scores them again\n"
+            (
+                "quizctl: warning: questions 1 and 3 changed since session week1 last ran; the answers to question 1 "
+                f"were scored with the old version: `quizctl regrade {fixed}` scores them again\n"
+            )
         ]
         assert "language en)" in said  # the pool has no language
         assert await restarted.stop(signal.SIGINT) == 0
@@ -214,8 +217,10 @@ async def test_a_second_serve_on_a_busy_data_dir_says_one_line_and_creates_nothi
         done = await quizctl("serve", str(other), "--port", "0", "--roster", str(roster), data_dir=data_dir)
         assert done.returncode == 1 and done.stdout == ""
         assert lines(done.stderr) == [
-            f"quizctl serve: the data dir {data_dir} is in use: another quizctl serve is already running with it "
-            "(stop that one first, or pass another --data-dir)"
+            (
+                f"quizctl serve: the data dir {data_dir} is in use: another quizctl serve is already running with it "
+                "(stop that one first, or pass another --data-dir)"
+            )
         ]
         assert snapshot() == before
         assert rows(data_dir, "SELECT sid FROM sessions") == [("tiny",)]
@@ -247,6 +252,19 @@ async def test_question_numbers_are_one_based_in_the_cli_and_the_csv(server: Any
     assert csv_rows[:2] == ["student_id,name,q1,q2,q3,total,answered,correct,rank", "ann,Ann,,1.00,,1.00,1,1,1"]
     done = await ctl(server, "open", "0")
     assert done.returncode == 1 and "0" in done.stderr and server.room.record.current_question_idx == 1
+
+
+def test_status_lines_count_questions_from_one_and_say_who_is_waited_for() -> None:
+    people = {"participants": 40, "connected": 38}
+    waiting = {"state": "question_open", "current_question_idx": 3, "question_count": 10, "time_left_ms": 0,
+               "answered_current": 31, "waiting_for_extra_time": 2, **people}
+    assert describe(waiting) == (
+        "question 4 of 10 open, 0 s left, waiting for 2 students with extra time, 31 answered; 40 participants (38 connected)"
+    )
+    paused = {**waiting, "state": "question_paused", "time_left_ms": 12_400, "waiting_for_extra_time": 0}
+    assert describe(paused) == "question 4 of 10 paused, 12 s left, 31 answered; 40 participants (38 connected)"
+    between = {**paused, "state": "between_questions"}
+    assert describe(between) == "leaderboard after question 4 of 10; 40 participants (38 connected)"
 
 
 async def test_pause_extend_and_skip_survive_restarts_and_export_after_ctrl_c_reads_the_database(tmp_path: Path) -> None:
