@@ -126,7 +126,7 @@ def serve(
         run_until_signalled(settings, announce)
     except (OSError, BaseExceptionGroup, DataDirInUse, SessionChoiceError) as exc:
         refused = find_exception(exc, (DataDirInUse, SessionChoiceError))
-        if refused is not None:  # one line: nothing was started
+        if refused is not None:  # one line: the server did not start
             click.echo(f"quizctl serve: {refused}", err=True)
             sys.exit(EXIT_REFUSED)
         failure = first_os_error(exc)
