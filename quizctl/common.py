@@ -39,7 +39,13 @@ def operator_command(function: Callable[..., Any]) -> Callable[..., Any]:
     """Common options of commands that talk to a running server."""
 
     @data_dir_option
-    @click.option("--socket", "socket_option", envvar="QUIZ_CONTROL", show_envvar=True, help="Control socket path or tcp://HOST:PORT (default: DATA_DIR/control.sock).")
+    @click.option(
+        "--socket",
+        "socket_option",
+        envvar="QUIZ_CONTROL",
+        show_envvar=True,
+        help="Control socket path or tcp://HOST:PORT (default: DATA_DIR/control.sock).",
+    )
     @click.option("--token", "token_option", help="Admin token (default: QUIZ_ADMIN_TOKEN, else DATA_DIR/admin.token).")
     @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
     @functools.wraps(function)

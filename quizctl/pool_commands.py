@@ -12,7 +12,12 @@ from quizctl.common import EXIT_REFUSED
 
 @click.command()
 @click.argument("pools", nargs=-1, type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--roster", "roster_path", type=click.Path(dir_okay=False, path_type=Path), help="Check this class list CSV too (or alone, without POOL).")
+@click.option(
+    "--roster",
+    "roster_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Check this class list CSV too (or alone, without POOL).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per pool.")
 def validate(pools: tuple[Path, ...], roster_path: Path | None, as_json: bool) -> None:
     """Check pool files (and with --roster a class list); report every problem with its location and a fix.

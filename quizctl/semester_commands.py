@@ -12,6 +12,7 @@ commits an answer before acknowledging it, so the database holds everything a st
 told was received, and the gradebook is the same file with or without a running server
 (`--offline` only skips asking the server which session is live).
 """
+
 from __future__ import annotations
 
 import json
@@ -131,9 +132,22 @@ def sessions(data_dir: Path, as_json: bool) -> None:
 
 
 @click.command()
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE instead of stdout.")
-@click.option("--sessions", "session_list", metavar="ID,ID,...", help="The sessions to include (default: every session with a question asked).")
-@click.option("--lms", type=click.Choice(LMS_CHOICES), default="plain", show_default=True, help="The layout the LMS's gradebook import reads (docs/gradebooks.md).")
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE instead of stdout."
+)
+@click.option(
+    "--sessions",
+    "session_list",
+    metavar="ID,ID,...",
+    help="The sessions to include (default: every session with a question asked).",
+)
+@click.option(
+    "--lms",
+    type=click.Choice(LMS_CHOICES),
+    default="plain",
+    show_default=True,
+    help="The layout the LMS's gradebook import reads (docs/gradebooks.md).",
+)
 @click.option("--excel", is_flag=True, help="Start with a UTF-8 byte-order mark so Excel reads accents right.")
 @click.option("--offline", is_flag=True, help="Do not ask a server which session is live; read the database only.")
 @operator_command
@@ -170,16 +184,26 @@ def gradebook(
             _fail("gradebook", f"refused: {exc.message} ({exc.code})")
     grades, roster = _read_semester(data_dir, wanted)
     if live is not None and live.get("state") != "finished" and any(g.sid == live.get("sid") for g in grades):
-        click.echo(f"quizctl gradebook: session {live['sid']} is still running: its column has the answers so far", err=True)
+        click.echo(
+            f"quizctl gradebook: session {live['sid']} is still running: its column has the answers so far", err=True
+        )
     text = render_gradebook(grades, roster, lms, excel=excel)
     students = len(gradebook_rows(grades, roster, lms)) - (2 if lms == "canvas" else 1)
-    summary = {"lms": lms, "sessions": [g.sid for g in sorted(grades, key=lambda g: (g.started_ms, g.sid))], "students": students}
+    summary = {
+        "lms": lms,
+        "sessions": [g.sid for g in sorted(grades, key=lambda g: (g.started_ms, g.sid))],
+        "students": students,
+    }
     if output is not None:
         try:
             output.write_bytes(text.encode("utf-8"))
         except OSError as exc:
             _fail("gradebook", f"cannot write {output}: {exc.strerror or exc}")
-        emit({"path": str(output), **summary}, as_json, f"wrote {output}: {students} students, {len(grades)} sessions ({lms})")
+        emit(
+            {"path": str(output), **summary},
+            as_json,
+            f"wrote {output}: {students} students, {len(grades)} sessions ({lms})",
+        )
     elif as_json:
         click.echo(json.dumps({"csv": text, **summary}, ensure_ascii=False))
     else:
@@ -301,7 +325,9 @@ def regrade(pool_path: Path, session_id: str | None, target: ControlTarget, as_j
     emit(result, as_json, _regrade_lines(result, where))
 
 
-def _regrade_in_database(data_dir: Path, sid: str | None, pool: Any, *, another_session_is_live: bool) -> dict[str, Any]:
+def _regrade_in_database(
+    data_dir: Path, sid: str | None, pool: Any, *, another_session_is_live: bool
+) -> dict[str, Any]:
     """Regrade a session no server is running. Without any server, the data dir is held meanwhile
     (the server's own lock), so none can start and load the session half rewritten."""
     from contextlib import nullcontext
@@ -375,13 +401,17 @@ def roster() -> None:
 @click.argument("name")
 @click.option("--extra-time", metavar="X", help="Time multiplier from 1 to 10 (1.5 = time and a half).")
 @operator_command
-def roster_add(student_id: str, name: str, extra_time: str | None, target: ControlTarget, as_json: bool, data_dir: Path) -> None:
+def roster_add(
+    student_id: str, name: str, extra_time: str | None, target: ControlTarget, as_json: bool, data_dir: Path
+) -> None:
     """Put STUDENT_ID (called NAME) on the class list: they can join at once."""
     args: dict[str, Any] = {"student_id": student_id, "name": name}
     if extra_time is not None:
         args["extra_time"] = extra_time
     result = run_command(target, "roster-add", args, name="roster add")
-    emit(result, as_json, f"added {result['added']} ({result['name']}) to the roster ({result.get('roster')} students): they can join now")
+    size = result.get("roster")
+    line = f"added {result['added']} ({result['name']}) to the roster ({size} students): they can join now"
+    emit(result, as_json, line)
 
 
 @roster.command(name="remove")

@@ -16,17 +16,72 @@ from server import data_dir as data_dir_files
 
 @click.command()
 @click.argument("pool_path", metavar="POOL", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--host", default="127.0.0.1", show_default=True, envvar="QUIZ_HOST", show_envvar=True, help="Address to listen on (0.0.0.0 for phones on the LAN).")
-@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535), envvar="QUIZ_PORT", show_envvar=True, help="TCP port (0 picks a free one).")
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    envvar="QUIZ_HOST",
+    show_envvar=True,
+    help="Address to listen on (0.0.0.0 for phones on the LAN).",
+)
+@click.option(
+    "--port",
+    default=8000,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    envvar="QUIZ_PORT",
+    show_envvar=True,
+    help="TCP port (0 picks a free one).",
+)
 @data_dir_option
-@click.option("--roster", "roster_path", type=click.Path(dir_okay=False, path_type=Path), envvar="QUIZ_ROSTER", show_envvar=True, help="Class list CSV: only its students may join (kept in the data dir for later sessions).")
-@click.option("--public-url", envvar="QUIZ_PUBLIC_URL", show_envvar=True, help="The URL students open (behind a proxy, or a hostname); shown as the QR code.")
-@click.option("--session-id", envvar="QUIZ_SESSION_ID", show_envvar=True, show_default="the pool's session_id, else default", help="Session id; wins over the pool's session_id.")
-@click.option("--resume", metavar="SESSION", help="Reopen this stored session, even a finished one (see `quizctl sessions`).")
-@click.option("--lang", envvar="QUIZ_LANG", show_envvar=True, show_default="the pool's language, else en", help="Language of the projector and dashboard (en, de, fr, es, zh, ar).")
-@click.option("--control", envvar="QUIZ_CONTROL", show_envvar=True, help="Control socket: unix:PATH (default: DATA_DIR/control.sock) or tcp://HOST:PORT.")
-@click.option("--control-allow-remote", is_flag=True, help="Allow a non-loopback tcp:// control address (the token is then the only gate).")
-@click.option("--forwarded-allow-ips", envvar="QUIZ_FORWARDED_ALLOW_IPS", show_envvar=True, help="Proxies whose X-Forwarded-For/-Proto to trust (comma-separated, or *).")
+@click.option(
+    "--roster",
+    "roster_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="QUIZ_ROSTER",
+    show_envvar=True,
+    help="Class list CSV: only its students may join (kept in the data dir for later sessions).",
+)
+@click.option(
+    "--public-url",
+    envvar="QUIZ_PUBLIC_URL",
+    show_envvar=True,
+    help="The URL students open (behind a proxy, or a hostname); shown as the QR code.",
+)
+@click.option(
+    "--session-id",
+    envvar="QUIZ_SESSION_ID",
+    show_envvar=True,
+    show_default="the pool's session_id, else default",
+    help="Session id; wins over the pool's session_id.",
+)
+@click.option(
+    "--resume", metavar="SESSION", help="Reopen this stored session, even a finished one (see `quizctl sessions`)."
+)
+@click.option(
+    "--lang",
+    envvar="QUIZ_LANG",
+    show_envvar=True,
+    show_default="the pool's language, else en",
+    help="Language of the projector and dashboard (en, de, fr, es, zh, ar).",
+)
+@click.option(
+    "--control",
+    envvar="QUIZ_CONTROL",
+    show_envvar=True,
+    help="Control socket: unix:PATH (default: DATA_DIR/control.sock) or tcp://HOST:PORT.",
+)
+@click.option(
+    "--control-allow-remote",
+    is_flag=True,
+    help="Allow a non-loopback tcp:// control address (the token is then the only gate).",
+)
+@click.option(
+    "--forwarded-allow-ips",
+    envvar="QUIZ_FORWARDED_ALLOW_IPS",
+    show_envvar=True,
+    help="Proxies whose X-Forwarded-For/-Proto to trust (comma-separated, or *).",
+)
 @click.option("--max-connections-per-ip", type=click.IntRange(0), default=0, show_default=True, help="Websockets per client address (0 = unlimited; a hall is often one NAT address).")
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info", show_default=True)
 def serve(
@@ -56,11 +111,16 @@ def serve(
     """
     from server.control.socket import ControlAddressError, parse_control_address
     from server.quiz.pool import PoolError, load_pool
-    from server.serve import DataDirInUse, run_until_signalled
+    from server.serve import DataDirInUse, check_data_dir_free, run_until_signalled
     from server.session.semester import SessionChoiceError
     from server.settings import Settings
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    try:
+        check_data_dir_free(data_dir)  # before anything is read or written for the pool
+    except DataDirInUse as exc:
+        click.echo(f"quizctl serve: {exc}", err=True)
+        sys.exit(EXIT_REFUSED)
     try:
         pool = load_pool(pool_path)
     except PoolError as exc:
@@ -106,7 +166,10 @@ def serve(
         record = running.room.record
         status = running.room.status()
         out = click.get_text_stream("stdout")
-        click.echo(f"quizctl: serving {pool.title!r} ({len(pool.questions)} questions, state {status['state']}, {status['participants']} participants, language {settings.language})")
+        click.echo(
+            f"quizctl: serving {pool.title!r} ({len(pool.questions)} questions, state {status['state']}, "
+            f"{status['participants']} participants, language {settings.language})"
+        )
         click.echo(f"  Session:    {record.sid} ({describe_choice(record.opened_as)})")
         click.echo(f"  Roster:     {describe_roster(record.roster, roster_path)}")
         click.echo(f"  Students:   {running.room.join_url}")

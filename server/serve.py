@@ -83,6 +83,29 @@ def claim_data_dir(data_dir: Path) -> Iterator[None]:
         os.close(descriptor)  # releases the lock
 
 
+def check_data_dir_free(data_dir: Path) -> None:
+    """`DataDirInUse` if a server runs with this data dir; creates nothing (the CLI asks before reading its pool).
+
+    Only a first answer: `serve` checks again, and holds the lock, with `claim_data_dir`.
+    """
+    if not data_dir.is_dir():
+        return
+    if _control_socket_answers(data_dir_files.control_socket(data_dir)):
+        raise DataDirInUse(data_dir)
+    try:
+        descriptor = os.open(data_dir / LOCK_FILE, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return  # never served by a quizctl that locks: the socket check above is all there is
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError as exc:
+        if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+            raise DataDirInUse(data_dir) from None
+        raise
+    finally:
+        os.close(descriptor)
+
+
 def _control_socket_answers(path: Path) -> bool:
     """Whether a server accepts connections on this Unix socket (a stale file left by a crash does not)."""
     if not (path.exists() or path.is_symlink()):

@@ -5,6 +5,7 @@ exact) or as a real `quizctl serve` subprocess where a restart or Ctrl-C is the 
 operator's side is always the real `quizctl` CLI. Question numbers are 1-based in everything
 a person reads or types, and 0-based `question_idx` on the wire.
 """
+
 from __future__ import annotations
 
 import json
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+import pytest
 import trio
 from trio.testing import MockClock
 
@@ -96,7 +98,11 @@ async def test_serving_a_finished_pool_again_starts_a_new_session_and_sessions_l
         assert [s["sid"] for s in listed] == ["tiny", new_sid]
         old, new = listed
         assert (old["title"], old["state"], old["questions_asked"], old["question_count"], old["participants"]) == (
-            "Tiny test quiz", "finished", 1, 3, 1
+            "Tiny test quiz",
+            "finished",
+            1,
+            3,
+            1,
         )
         assert old["started_at_ms"] <= old["finished_at_ms"]
         for key in ("started_at", "finished_at"):  # local time, ISO 8601 with its offset
@@ -133,14 +139,20 @@ async def test_an_unfinished_session_resumes_and_resume_reopens_a_finished_one(t
     done = await quizctl("serve", str(TINY), "--port", "0", "--resume", "nope", data_dir=data_dir)
     assert done.returncode == 1 and done.stdout == ""
     assert "no session 'nope'" in done.stderr and "stored: tiny" in done.stderr
-    done = await quizctl("serve", str(TINY), "--port", "0", "--resume", "tiny", "--session-id", "other", data_dir=data_dir)
+    done = await quizctl(
+        "serve", str(TINY), "--port", "0", "--resume", "tiny", "--session-id", "other", data_dir=data_dir
+    )
     assert done.returncode == 1 and "not both" in done.stderr
 
 
 async def test_serve_says_which_session_and_roster_and_warns_of_changed_questions(tmp_path: Path) -> None:
     data_dir, roster = tmp_path / "data", tmp_path / "class.csv"
-    roster.write_text(CLASS_CSV.replace("dan,Dan,Fox,dan.fox@uni.example,B,dfox", "dan,Dan,Fox,,B,") + "eve,Eve,Ng,,B,\n")
-    process = await ServerProcess(TINY, data_dir, "--session-id", "week1", "--roster", str(roster), "--lang", "de").start()
+    roster.write_text(
+        CLASS_CSV.replace("dan,Dan,Fox,dan.fox@uni.example,B,dfox", "dan,Dan,Fox,,B,") + "eve,Eve,Ng,,B,\n"
+    )
+    process = await ServerProcess(
+        TINY, data_dir, "--session-id", "week1", "--roster", str(roster), "--lang", "de"
+    ).start()
     try:
         said = "".join(process.output)
         assert "  Session:    week1 (new)\n" in said
@@ -225,6 +237,13 @@ async def test_a_second_serve_on_a_busy_data_dir_says_one_line_and_creates_nothi
         assert snapshot() == before
         assert rows(data_dir, "SELECT sid FROM sessions") == [("tiny",)]
         assert rows(data_dir, "SELECT COUNT(*) FROM roster") == [(0,)]
+        # The server itself holds the data dir, not only the CLI's first look.
+        with pytest.raises(serve.DataDirInUse), serve.claim_data_dir(data_dir):
+            pass
+        other_settings = Settings(pool=tiny_pool, data_dir=data_dir, port=0, control="tcp://127.0.0.1:0")
+        with pytest.raises(serve.DataDirInUse):
+            await serve.serve(other_settings)
+        assert snapshot() == before
     # Once it stopped, the data dir is free again.
     async with running_server(data_dir, tiny_pool) as running:
         assert running.room.record.sid == "tiny"
@@ -245,7 +264,9 @@ async def test_question_numbers_are_one_based_in_the_cli_and_the_csv(server: Any
         await answer(ann, 1, "A")
         clock.advance(4_000)
         assert (await ctl(server, "status")).stdout.startswith("question 2 of 3 open, 16 s left, 1 answered")
-        assert (await ctl(server, "close")).stdout == "question 2 of 3 closed, 1 answered; 1 participants (1 connected)\n"
+        assert (
+            await ctl(server, "close")
+        ).stdout == "question 2 of 3 closed, 1 answered; 1 participants (1 connected)\n"
         assert (await ctl(server, "leaderboard")).stdout.startswith("leaderboard after question 2 of 3;")
     await ann.aclose()
     csv_rows = lines((await ctl(server, "export")).stdout)
@@ -256,10 +277,18 @@ async def test_question_numbers_are_one_based_in_the_cli_and_the_csv(server: Any
 
 def test_status_lines_count_questions_from_one_and_say_who_is_waited_for() -> None:
     people = {"participants": 40, "connected": 38}
-    waiting = {"state": "question_open", "current_question_idx": 3, "question_count": 10, "time_left_ms": 0,
-               "answered_current": 31, "waiting_for_extra_time": 2, **people}
+    waiting = {
+        "state": "question_open",
+        "current_question_idx": 3,
+        "question_count": 10,
+        "time_left_ms": 0,
+        "answered_current": 31,
+        "waiting_for_extra_time": 2,
+        **people,
+    }
     assert describe(waiting) == (
-        "question 4 of 10 open, 0 s left, waiting for 2 students with extra time, 31 answered; 40 participants (38 connected)"
+        "question 4 of 10 open, 0 s left, waiting for 2 students with extra time, 31 answered; "
+        "40 participants (38 connected)"
     )
     paused = {**waiting, "state": "question_paused", "time_left_ms": 12_400, "waiting_for_extra_time": 0}
     assert describe(paused) == "question 4 of 10 paused, 12 s left, 31 answered; 40 participants (38 connected)"
@@ -267,7 +296,9 @@ def test_status_lines_count_questions_from_one_and_say_who_is_waited_for() -> No
     assert describe(between) == "leaderboard after question 4 of 10; 40 participants (38 connected)"
 
 
-async def test_pause_extend_and_skip_survive_restarts_and_export_after_ctrl_c_reads_the_database(tmp_path: Path) -> None:
+async def test_pause_extend_and_skip_survive_restarts_and_export_after_ctrl_c_reads_the_database(
+    tmp_path: Path,
+) -> None:
     data_dir = tmp_path / "data"
     process = await ServerProcess(TINY, data_dir).start()
 
@@ -307,7 +338,10 @@ async def test_pause_extend_and_skip_survive_restarts_and_export_after_ctrl_c_re
         assert done.returncode == 1 and "not_paused" in done.stderr
         assert (await quizctl("extend", "0", data_dir=data_dir)).returncode == 1  # 1 to 3600 s
         done = await quizctl("skip", data_dir=data_dir)
-        assert done.stdout == "question 1 of 3 skipped: closed without a reveal, not scored; 1 participants (0 connected)\n"
+        assert (
+            done.stdout
+            == "question 1 of 3 skipped: closed without a reveal, not scored; 1 participants (0 connected)\n"
+        )
         await process.stop()
 
         await process.start()
@@ -380,7 +414,11 @@ async def test_regrade_in_the_running_server_after_a_key_fix(tmp_path: Path) -> 
             done = await ctl(server, "regrade", str(fixed))
             assert done.returncode == 1 and "question_open" in done.stderr
             assert (await ctl(server, "close")).returncode == 0
-        assert {p.student_id: p.total_units for p in server.room.participants.values()} == {"ann": 0, "bob": 2000, "cid": 0}
+        assert {p.student_id: p.total_units for p in server.room.participants.values()} == {
+            "ann": 0,
+            "bob": 2000,
+            "cid": 0,
+        }
 
         done = await ctl(server, "regrade", str(fixed))
         assert done.returncode == 0, done.stderr
@@ -393,30 +431,42 @@ async def test_regrade_in_the_running_server_after_a_key_fix(tmp_path: Path) -> 
         # Memory: totals, right answers and the ranking follow; the fixed pool grades from now on.
         room = server.room
         assert {p.student_id: (p.total_units, p.correct_count) for p in room.participants.values()} == {
-            "ann": (2000, 1), "bob": (0, 0), "cid": (1500, 1)
+            "ann": (2000, 1),
+            "bob": (0, 0),
+            "cid": (1500, 1),
         }
         assert [(rank, p.student_id) for rank, p in room.ranking.ranked()] == [(1, "ann"), (2, "cid"), (3, "bob")]
         assert room.pool.questions[0].correct_json() == "B" and room.record.pool is room.pool
         # The database: the rows, the session's pool, and the history event (no student).
         assert rows(data_dir, "SELECT student_id, points, correct FROM submissions ORDER BY student_id") == [
-            ("ann", 20, 1), ("bob", 0, 0), ("cid", 15, 1)
+            ("ann", 20, 1),
+            ("bob", 0, 0),
+            ("cid", 15, 1),
         ]
         assert json.loads(rows(data_dir, "SELECT pool_json FROM sessions")[0][0])["questions"][0]["correct"] == "B"
-        (student_id, question_idx, detail), = rows(
+        ((student_id, question_idx, detail),) = rows(
             data_dir, "SELECT student_id, question_idx, detail FROM student_events WHERE kind = 'regrade'"
         )
         assert (student_id, question_idx) == (None, None)
         history = json.loads(detail)
         assert (history["sid"], history["answers"], history["pool"]) == ("tiny", 3, str(fixed.resolve()))
         assert [(c["student_id"], c["question_idx"], c["old_score"], c["new_score"]) for c in history["changes"]] == [
-            ("ann", 0, 0.0, 1.0), ("bob", 0, 1.0, 0.0), ("cid", 0, 0.0, 0.75)
+            ("ann", 0, 0.0, 1.0),
+            ("bob", 0, 1.0, 0.0),
+            ("cid", 0, 0.0, 0.75),
         ]
         live = (await ctl(server, "export")).stdout
-        assert lines(live)[1:] == ["ann,Ann,1.00,,,1.00,1,1,1", "cid,Cid,0.75,,,0.75,1,1,2", "bob,Bob,0.00,,,0.00,1,0,3"]
+        assert lines(live)[1:] == [
+            "ann,Ann,1.00,,,1.00,1,1,1",
+            "cid,Cid,0.75,,,0.75,1,1,2",
+            "bob,Bob,0.00,,,0.00,1,0,3",
+        ]
         assert (await quizctl("export", "--offline", data_dir=data_dir)).stdout == live  # memory = database
 
         again = await ctl(server, "regrade", str(fixed))
-        assert lines(again.stdout) == ["regraded session tiny in the running server: 3 answers graded again, none changed"]
+        assert lines(again.stdout) == [
+            "regraded session tiny in the running server: 3 answers graded again, none changed"
+        ]
         other_questions = write_pool(tmp_path / "other", questions=json.loads(TINY.read_text())["questions"][:2])
         done = await ctl(server, "regrade", str(other_questions))
         assert done.returncode == 1 and "pool_mismatch" in done.stderr
@@ -425,7 +475,9 @@ async def test_regrade_in_the_running_server_after_a_key_fix(tmp_path: Path) -> 
     assert len(rows(data_dir, "SELECT 1 FROM student_events WHERE kind = 'regrade'")) == 2
     async with running_server(data_dir, load_pool(fixed)) as restarted:  # memory rebuilt from the rows agrees
         assert {p.student_id: p.total_units for p in restarted.room.participants.values()} == {
-            "ann": 2000, "bob": 0, "cid": 1500
+            "ann": 2000,
+            "bob": 0,
+            "cid": 1500,
         }
 
 
@@ -458,7 +510,8 @@ async def test_regrade_in_the_database_without_a_server_and_for_another_session(
     ]
     assert rows(data_dir, "SELECT COUNT(*) FROM student_events WHERE kind = 'regrade' AND student_id IS NULL") == [(1,)]
     assert lines((await quizctl("export", "--offline", data_dir=data_dir)).stdout)[1:] == [
-        "ann,Ann,,0.90,,0.90,1,1,1", "bob,Bob,,0.00,,0.00,1,0,2"
+        "ann,Ann,,0.90,,0.90,1,1,1",
+        "bob,Bob,,0.00,,0.00,1,0,2",
     ]
 
     # Another session runs: a regrade of this one still goes to the database, and the live room is untouched.
@@ -467,7 +520,9 @@ async def test_regrade_in_the_database_without_a_server_and_for_another_session(
         double = write_pool(tmp_path / "double", weights={1: 2})
         done = await ctl(second, "regrade", "--session-id", "tiny", str(double), "--json")
         result = done.json()
-        assert result["sid"] == "tiny" and [(c["student_id"], c["new_score"]) for c in result["changes"]] == [("ann", 1.8)]
+        assert result["sid"] == "tiny" and [(c["student_id"], c["new_score"]) for c in result["changes"]] == [
+            ("ann", 1.8)
+        ]
         assert second.room.pool.questions[1].weight == 1
         done = await ctl(second, "regrade", "--session-id", "nope", str(double))
         assert done.returncode == 1 and "unknown_session" in done.stderr
@@ -493,7 +548,10 @@ async def test_the_roster_keeps_strangers_out_and_roster_add_lets_a_missing_stud
         assert rows(data_dir, "SELECT student_id, kind FROM student_events") == [("eve", "not_on_roster")]
 
         done = await ctl(server, "roster", "add", "eve", "Eve Park", "--extra-time", "1.5")
-        assert (done.returncode, done.stdout) == (0, "added eve (Eve Park) to the roster (5 students): they can join now\n")
+        assert (done.returncode, done.stdout) == (
+            0,
+            "added eve (Eve Park) to the roster (5 students): they can join now\n",
+        )
         assert (await eve.join()).json()["name"] == "Eve Park"
         assert server.room.participants["eve"].extra_time == 1.5
         done = await ctl(server, "roster", "add", "zed", "Zed", "--extra-time", "11")
@@ -542,7 +600,10 @@ async def test_extra_time_moves_the_deadline_and_the_question_waits(
         await room.next()  # question 1: Mei answers late, and the question closes when she does
         asked = room.current_asked
         assert asked is not None
-        assert (asked.deadline_for(1.0) - asked.opened_at_ms, asked.deadline_for(1.5) - asked.opened_at_ms) == (20_000, 30_000)
+        assert (asked.deadline_for(1.0) - asked.opened_at_ms, asked.deadline_for(1.5) - asked.opened_at_ms) == (
+            20_000,
+            30_000,
+        )
         sent = []
         while True:
             try:
@@ -575,7 +636,10 @@ async def test_extra_time_moves_the_deadline_and_the_question_waits(
 
 async def test_validate_checks_a_roster_alone_or_with_pools(tmp_path: Path) -> None:
     done = await quizctl("validate", "--roster", str(POOLS / "example-roster.csv"))
-    assert (done.returncode, done.stdout) == (0, f"{POOLS / 'example-roster.csv'}: OK - 6 students, 1 with extra time\n")
+    assert (done.returncode, done.stdout) == (
+        0,
+        f"{POOLS / 'example-roster.csv'}: OK - 6 students, 1 with extra time\n",
+    )
     bad = tmp_path / "class.csv"
     bad.write_text("student_id,name,email\nann,Ann,ann@\n")
     done = await quizctl("validate", str(TINY), "--roster", str(bad))

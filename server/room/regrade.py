@@ -21,6 +21,7 @@ meanwhile), the new scores are written through the room's writer and taken into 
 the totals and ranking, in the write's commit callback, so memory and the database never
 disagree. Any other session is regraded in the database directly (`regrade_stored`).
 """
+
 from __future__ import annotations
 
 import json
@@ -146,7 +147,9 @@ def plan(record: SessionRecord, fixed: Pool) -> Regrade:
             regrade.rescored.append((participant, new))
             if (new.units, new.correct) != (old.units, old.correct):
                 regrade.changes.append(
-                    ScoreChange(participant.student_id, participant.name, idx, old.units, new.units, old.correct, new.correct)
+                    ScoreChange(
+                        participant.student_id, participant.name, idx, old.units, new.units, old.correct, new.correct
+                    )
                 )
     return regrade
 
@@ -223,7 +226,9 @@ async def regrade_room(room: Room, args: dict[str, Any]) -> dict[str, Any]:
         try:
             await room.storage.write(_statements(regrade, pool_dir, room.clock.now_ms()), on_commit)
         except StorageError as exc:
-            raise RoomError("storage_unavailable", "The database cannot be written; nothing was regraded.", 503) from exc
+            raise RoomError(
+                "storage_unavailable", "The database cannot be written; nothing was regraded.", 503
+            ) from exc
     return {**regrade.result(), "missing_images": [image.path for image in missing], "status": room.status()}
 
 

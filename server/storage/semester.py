@@ -4,6 +4,7 @@
 a regrade's statements are written by the running server's writer (its session) or, for a
 session no server runs, straight to the database in one transaction (`write_now`).
 """
+
 from __future__ import annotations
 
 import sqlite3
@@ -120,4 +121,3 @@ def write_now(connection: sqlite3.Connection, statements: Sequence[Statement]) -
     except BaseException:
         connection.execute("ROLLBACK")
         raise
-
