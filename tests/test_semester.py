@@ -524,6 +524,9 @@ async def test_regrade_in_the_database_without_a_server_and_for_another_session(
             ("ann", 1.8)
         ]
         assert second.room.pool.questions[1].weight == 1
+        # A weight changes no stored points, only what they are worth: read back with the session's new pool.
+        stored = await ctl(second, "export", "--session-id", "tiny")
+        assert lines(stored.stdout)[1:] == ["ann,Ann,,1.80,,1.80,1,1,1", "bob,Bob,,0.00,,0.00,1,0,2"]
         done = await ctl(second, "regrade", "--session-id", "nope", str(double))
         assert done.returncode == 1 and "unknown_session" in done.stderr
     assert rows(data_dir, "SELECT COUNT(*) FROM student_events WHERE kind = 'regrade'") == [(2,)]

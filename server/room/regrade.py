@@ -181,7 +181,12 @@ def apply(record: SessionRecord, regrade: Regrade) -> None:
 
 
 def _statements(regrade: Regrade, pool_dir: str | None, now_ms: int) -> list[Statement]:
-    rescored = [Rescored(p.student_id, new.question_idx, new.points, new.correct) for p, new in regrade.rescored]
+    """What the regrade writes (before `apply`): only the rows whose points or correctness changed."""
+    rescored = []
+    for participant, new in regrade.rescored:
+        old = participant.submissions[new.question_idx]
+        if (new.points, new.correct) != (old.points, old.correct):
+            rescored.append(Rescored(participant.student_id, new.question_idx, new.points, new.correct))
     detail = json.dumps(regrade.result(), ensure_ascii=False, separators=(",", ":"))
     pool_json = json.dumps(regrade.pool.to_json(), ensure_ascii=False)
     return RegradeLog(regrade.sid).regraded(rescored, pool_json, regrade.pool.title, pool_dir, detail, now_ms)
