@@ -5,8 +5,10 @@ on stderr); 2 no server reachable. Click's own convention (2 for a usage error) 
 overridden so that a script can retry on 2 without retrying a typo forever.
 
 The commands live by what they work on: pool_commands (pool files), serve_command,
-operator_commands (a running session) and grade_commands (results out).
+operator_commands (a running session), grade_commands (results out), report_command
+and semester_commands (a course's sessions, gradebook, regrades and class list).
 """
+
 from __future__ import annotations
 
 import os
@@ -15,7 +17,7 @@ from typing import Any
 
 import click
 
-from quizctl import grade_commands, operator_commands, pool_commands, report_command, serve_command
+from quizctl import grade_commands, operator_commands, pool_commands, report_command, semester_commands, serve_command
 from quizctl.common import EXIT_REFUSED
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -52,9 +54,12 @@ def main() -> None:
     """Live classroom quizzes, run from the terminal.
 
     \b
-    Start a class:      quizctl serve pools/week3.json --host 0.0.0.0
-    Drive it:           quizctl next | open N | close | end | status
+    Start a class:      quizctl serve pools/week3.json --host 0.0.0.0 --roster class.csv
+    Drive it:           quizctl next | open N | close | pause | resume | extend S | skip | end | status
     After class:        quizctl export -o grades.csv; quizctl report -o report.html
+    The semester:       quizctl sessions; quizctl gradebook --lms canvas -o semester.csv
+
+    Questions are numbered from 1 (`quizctl open 4` opens the fourth).
     """
 
 
@@ -65,10 +70,16 @@ for _command in (
     serve_command.serve,
     *operator_commands.STATE_COMMANDS,
     operator_commands.open_command,
+    operator_commands.extend,
+    operator_commands.skip,
     operator_commands.reset,
     operator_commands.clear_student,
+    semester_commands.roster,
     grade_commands.export,
     report_command.report,
+    semester_commands.sessions,
+    semester_commands.gradebook,
+    semester_commands.regrade,
 ):
     main.add_command(_command)
 

@@ -4,6 +4,7 @@ Imports nothing from the server package but the data dir's file names: the CLI t
 a running server only through this socket (and stays quick to start, which a presenter
 clicker notices).
 """
+
 from __future__ import annotations
 
 import json

@@ -45,11 +45,17 @@ format_option = click.option(
 
 
 @click.command()
-@click.argument("pools", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("pools", nargs=-1, type=click.Path(dir_okay=False, path_type=Path))
 @format_option
+@click.option(
+    "--roster",
+    "roster_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Check this class list CSV too (or alone, without POOL).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per file.")
-def validate(pools: tuple[Path, ...], file_format: str | None, as_json: bool) -> None:
-    """Check pool files and question banks; report every problem with its location and a fix.
+def validate(pools: tuple[Path, ...], file_format: str | None, roster_path: Path | None, as_json: bool) -> None:
+    """Check pool files, question banks and class lists; report every problem with its location and a fix.
 
     A bank (GIFT, Aiken, Moodle XML, CSV) is imported in memory and checked as the pool
     it becomes; its problems name the bank's file and line. Exit status 0 when every
@@ -60,11 +66,14 @@ def validate(pools: tuple[Path, ...], file_format: str | None, as_json: bool) ->
       quizctl validate pools/week3.json
       quizctl validate moodle-export.txt bank.xml questions.csv
       quizctl validate --format gift questions.dat
+      quizctl validate --roster roster.csv
     """
     from server.quiz.importers import BankError
     from server.quiz.pool import PoolError, summary_line
 
-    failed = False
+    if not pools and roster_path is None:
+        raise click.UsageError("give the POOL files to check, or --roster FILE")
+    failed = roster_path is not None and not checked_roster(roster_path, as_json)
     for path in pools:
         try:
             pool, result = read_pool_or_bank(path, file_format)
@@ -416,3 +425,10 @@ def pool_to_serve(path: Path, file_format: str | None, data_dir: Path) -> Pool:
     except OSError as exc:
         click.echo(f"quizctl serve: cannot write the imported pool into {data_dir}: {exc}", err=True)
     sys.exit(EXIT_REFUSED)
+
+
+def checked_roster(path: Path, as_json: bool) -> bool:
+    """`validate --roster`: the class list's check lives with the other semester commands."""
+    from quizctl.semester_commands import validate_roster
+
+    return validate_roster(path, as_json)

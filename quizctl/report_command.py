@@ -16,6 +16,7 @@ The database keeps a pool's image paths, not the images: `--pool-dir` (the folde
 file) lets the report inline them; without it a picture is shown as its alt text, and a warning
 says so.
 """
+
 from __future__ import annotations
 
 import json
@@ -49,15 +50,29 @@ PROGRESS_MIN_ANSWERS = 20_000
 
 
 @click.command()
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write the HTML report to FILE (default: stdout; with --json, no HTML unless -o).")
-@click.option("--sessions", "session_list", metavar="ID,ID,...",
-              help="Stored sessions to report on, comma-separated; several make the course view.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the HTML report to FILE (default: stdout; with --json, no HTML unless -o).",
+)
+@click.option(
+    "--sessions",
+    "session_list",
+    metavar="ID,ID,...",
+    help="Stored sessions to report on, comma-separated; several make the course view.",
+)
 @click.option("--all", "all_sessions", is_flag=True, help="Every session stored in the data dir, as a course.")
-@click.option("--offline", is_flag=True,
-              help="No running server needed: report on the most recent session stored in the data dir.")
-@click.option("--pool-dir", type=click.Path(file_okay=False, exists=True, path_type=Path),
-              help="Folder of the pool file, to inline its pictures (the database keeps only their paths).")
+@click.option(
+    "--offline",
+    is_flag=True,
+    help="No running server needed: report on the most recent session stored in the data dir.",
+)
+@click.option(
+    "--pool-dir",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    help="Folder of the pool file, to inline its pictures (the database keeps only their paths).",
+)
 @click.option("--title", help="The report's heading (default: the quiz title, or the course's dates).")
 @operator_command
 def report(

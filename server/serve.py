@@ -4,16 +4,21 @@ Shutdown order matters for "nothing acknowledged is lost": Hypercorn and the con
 socket stop first (clients are closed with 1001), then the room's tasks, and only then
 is the storage queue closed, so the writer commits every queued write before returning.
 """
+
 from __future__ import annotations
 
-import os
+import errno
+import fcntl
 import logging
+import os
 import resource
 import signal
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
-from datetime import date
+import socket
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
 from typing import Any
 
 import hypercorn.trio
@@ -22,19 +27,100 @@ from hypercorn.config import Config
 
 from server import data_dir as data_dir_files
 from server import gc_policy
+from server.auth import Signer, load_or_create_secret_file
+from server.clock import Clock
 from server.control import socket as control_socket
+from server.room.room import Room
+from server.session.semester import choose_session
+from server.settings import Settings
+from server.storage import loading
+from server.storage.writer import Storage
 from server.web import hypercorn_patch
 from server.web.app import MAX_WS_MESSAGE_BYTES, create_app
 from server.web.student_socket import StudentSocketFastPath
-from server.auth import Signer, load_or_create_secret_file
-from server.clock import Clock
-from server.room.room import Room
-from server.settings import Settings
-from server.session.semester import choose_session
-from server.storage import loading
-from server.storage.writer import Storage
 
 log = logging.getLogger("quizctl.serve")
+
+# Held (flock) by a running server for its whole life: a second `serve` on the data dir is
+# refused before it creates or changes anything. Never deleted: removing a lock file races.
+LOCK_FILE = "serve.lock"
+
+
+class DataDirInUse(Exception):
+    """Another server runs with this data dir; the message is the one line `serve` prints."""
+
+    def __init__(self, data_dir: Path) -> None:
+        super().__init__(
+            f"the data dir {data_dir} is in use: another quizctl serve is already running with it "
+            "(stop that one first, or pass another --data-dir)"
+        )
+        self.data_dir = data_dir
+
+
+@contextmanager
+def claim_data_dir(data_dir: Path) -> Iterator[None]:
+    """Hold the data dir for as long as the block runs; `DataDirInUse` (before anything is created) if taken.
+
+    Two checks: the lock file, which every server since it exists holds; and whether a server
+    answers on the data dir's control socket (one started by an older quizctl holds no lock).
+    The data dir is created (0700) only when it does not exist yet, which also means it is free.
+    """
+    if data_dir.is_dir():
+        if _control_socket_answers(data_dir_files.control_socket(data_dir)):
+            raise DataDirInUse(data_dir)
+    else:
+        # Student names and scores are personal data: only the operator's account may read them.
+        data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    descriptor = os.open(data_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        os.close(descriptor)
+        if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+            raise DataDirInUse(data_dir) from None
+        raise
+    try:
+        yield
+    finally:
+        os.close(descriptor)  # releases the lock
+
+
+def check_data_dir_free(data_dir: Path) -> None:
+    """`DataDirInUse` if a server runs with this data dir; creates nothing (the CLI asks before reading its pool).
+
+    Only a first answer: `serve` checks again, and holds the lock, with `claim_data_dir`.
+    """
+    if not data_dir.is_dir():
+        return
+    if _control_socket_answers(data_dir_files.control_socket(data_dir)):
+        raise DataDirInUse(data_dir)
+    try:
+        descriptor = os.open(data_dir / LOCK_FILE, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return  # never served by a quizctl that locks: the socket check above is all there is
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError as exc:
+        if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+            raise DataDirInUse(data_dir) from None
+        raise
+    finally:
+        os.close(descriptor)
+
+
+def _control_socket_answers(path: Path) -> bool:
+    """Whether a server accepts connections on this Unix socket (a stale file left by a crash does not)."""
+    if not (path.exists() or path.is_symlink()):
+        return False
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        probe.settimeout(2.0)
+        probe.connect(str(path))
+        return True
+    except OSError:
+        return False
+    finally:
+        probe.close()
 
 
 @dataclass(slots=True)
@@ -125,11 +211,19 @@ async def serve(
     shutdown_event: trio.Event | None = None,
     task_status: trio.TaskStatus[RunningServer] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Run the quiz server until `shutdown_event` is set (or the task is cancelled)."""
+    """Run the quiz server until `shutdown_event` is set (or the task is cancelled).
+
+    Raises `DataDirInUse` before creating anything when another server runs with the data dir.
+    """
     if shutdown_event is None:
         shutdown_event = trio.Event()
-    # Student names and scores are personal data: only the operator's account may read them.
-    settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with claim_data_dir(settings.data_dir):
+        await _serve_claimed(settings, shutdown_event, task_status)
+
+
+async def _serve_claimed(
+    settings: Settings, shutdown_event: trio.Event, task_status: trio.TaskStatus[RunningServer]
+) -> None:
     secret_key = load_or_create_secret_file(data_dir_files.secret_key(settings.data_dir), settings.secret_key)
     admin_token = load_or_create_secret_file(data_dir_files.admin_token(settings.data_dir), settings.admin_token)
 

@@ -38,9 +38,9 @@ async def test_next_open_close_end_walk_the_session(server: RunningServer) -> No
     async with ann.connect():
         assert (await ann.receive())["state"] == "lobby"
 
-        done = await ctl(server, "next")  # lobby -> question 0
+        done = await ctl(server, "next")  # lobby -> the first question (question_idx 0 on the wire)
         assert done.returncode == 0, done.stderr
-        assert done.stdout == "question 0 (1 of 3) open, 20 s left, 0 answered; 2 participants (1 connected)\n"
+        assert done.stdout == "question 1 of 3 open, 20 s left, 0 answered; 2 participants (1 connected)\n"
         opened = await ann.expect("question_open")
         assert (opened["question_idx"], opened["time_limit"]) == (0, 20)
         assert (await ann.submit(0, "B"))["type"] == "submit_ack"
@@ -50,7 +50,7 @@ async def test_next_open_close_end_walk_the_session(server: RunningServer) -> No
         assert (status["participants"], status["connected"], status["answered_current"]) == (2, 1, 1)
         assert status["time_left_ms"] == 15_000
         done = await ctl(server, "status")
-        assert done.stdout == "question 0 (1 of 3) open, 15 s left, 1 answered; 2 participants (1 connected)\n"
+        assert done.stdout == "question 1 of 3 open, 15 s left, 1 answered; 2 participants (1 connected)\n"
 
         done = await ctl(server, "close", "--json")
         closed = done.json()
@@ -61,12 +61,12 @@ async def test_next_open_close_end_walk_the_session(server: RunningServer) -> No
         assert done.returncode == 1 and done.stdout == ""
         assert "refused" in done.stderr and "not_open" in done.stderr
 
-        done = await ctl(server, "next")  # question_closed -> question 1
-        assert done.returncode == 0 and done.stdout.startswith("question 1 (2 of 3) open, 20 s left")
+        done = await ctl(server, "next")  # question_closed -> the second question
+        assert done.returncode == 0 and done.stdout.startswith("question 2 of 3 open, 20 s left")
         assert (await ann.expect("question_open"))["question_idx"] == 1
 
-        # open N: N is the question_idx, counted from 0; from an open question it closes that one first.
-        done = await ctl(server, "open", "2", "--time-limit", "7", "--json")
+        # open N: N counts from 1 (question_idx N - 1 on the wire); from an open question it closes that one first.
+        done = await ctl(server, "open", "3", "--time-limit", "7", "--json")
         result = done.json()
         assert (result["state"], result["current_question_idx"], result["time_left_ms"]) == ("question_open", 2, 7_000)
         assert server.room.record.asked[1].closed_at_ms is not None
@@ -75,9 +75,13 @@ async def test_next_open_close_end_walk_the_session(server: RunningServer) -> No
         opened = await ann.expect("question_open")
         assert (opened["question_idx"], opened["time_limit"], opened["remaining_ms"]) == (2, 7, 7_000)
 
-        for args, code in [(("open", "2"), "already_asked"), (("open", "3"), "bad_question"), (("open", "1"), "already_asked")]:
+        for args, code, said in [
+            (("open", "3"), "already_asked", "question 3 was already asked"),
+            (("open", "4"), "bad_question", "the pool has no question 4"),
+            (("open", "2"), "already_asked", "question 2 was already asked"),
+        ]:
             done = await ctl(server, *args)
-            assert done.returncode == 1 and code in done.stderr, (args, done.stderr)
+            assert done.returncode == 1 and code in done.stderr and said in done.stderr, (args, done.stderr)
         assert server.room.status()["current_question_idx"] == 2  # nothing changed
 
         done = await ctl(server, "end")
@@ -93,7 +97,7 @@ async def test_next_open_close_end_walk_the_session(server: RunningServer) -> No
 
 
 async def test_next_after_the_last_question_finishes(server: RunningServer) -> None:
-    for expected in ["question 0 ", "question 1 ", "question 2 ", "session finished"]:
+    for expected in ["question 1 of 3 ", "question 2 of 3 ", "question 3 of 3 ", "session finished"]:
         done = await ctl(server, "next")
         assert done.returncode == 0 and done.stdout.startswith(expected), done.stdout
     assert server.room.status()["state"] == "finished"
@@ -104,6 +108,7 @@ async def test_bad_command_lines_are_refused_with_exit_1(server: RunningServer) 
     cases = [
         (("open", "1", "--time-limit", "3"), "--time-limit"),  # 5..3600 s
         (("open", "-1"), "-1"),
+        (("open", "0"), "0"),  # numbered from 1
         (("open", "one"), "one"),
         (("open",), "QUESTION"),
         (("frobnicate",), "frobnicate"),
@@ -115,7 +120,7 @@ async def test_bad_command_lines_are_refused_with_exit_1(server: RunningServer) 
         assert mention in done.stderr and done.stdout == ""
     assert server.room.status()["state"] == "lobby"
     assert (await quizctl("--help")).returncode == 0
-    assert (await quizctl("open", "--help")).stdout.count("question_idx") == 1
+    assert "counted from 1" in (await quizctl("open", "--help")).stdout
 
 
 # ---------------------------------------------------------------- reset and clear-student
@@ -224,7 +229,7 @@ async def test_control_over_tcp(tmp_path: Path, tiny_pool: Pool) -> None:
         assert not (tmp_path / "data" / "control.sock").exists()
         elsewhere = tmp_path / "client"
         done = await quizctl("next", "--socket", running.control_address, "--token", running.admin_token, data_dir=elsewhere)
-        assert done.returncode == 0 and done.stdout.startswith("question 0 ")
+        assert done.returncode == 0 and done.stdout.startswith("question 1 of 3 ")
         done = await quizctl("next", "--socket", running.control_address, "--token", "guess", data_dir=elsewhere)
         assert done.returncode == 1 and "unauthorized" in done.stderr
         env = {"QUIZ_CONTROL": running.control_address, "QUIZ_ADMIN_TOKEN": running.admin_token}

@@ -237,7 +237,7 @@ async def test_commands_against_a_real_server_process(tmp_path: Path) -> None:
         assert stat.S_ISSOCK(info.st_mode) and stat.S_IMODE(info.st_mode) == 0o600
         done = await quizctl("status", data_dir=data_dir)
         assert (done.returncode, done.stdout) == (0, "lobby, 3 questions ready; 0 participants (0 connected)\n")
-        done = await quizctl("open", "1", "--time-limit", "60", "--json", data_dir=data_dir)
+        done = await quizctl("open", "2", "--time-limit", "60", "--json", data_dir=data_dir)  # the second question
         result = done.json()
         assert (result["state"], result["current_question_idx"]) == ("question_open", 1)
         assert 59_000 <= result["time_left_ms"] <= 60_000

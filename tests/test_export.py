@@ -90,9 +90,9 @@ async def test_scripted_lecture_exports_the_gradebook(tmp_path: Path) -> None:
         await stack.enter_async_context(u6.connect())
         assert (await u6.receive())["state"] == "question_closed"
 
-        # q2 (idx 1) is never opened. q3 (idx 2) with a 10 s limit:
-        done = await ctl(server, "open", "2", "--time-limit", "10")
-        assert done.returncode == 0 and done.stdout.startswith("question 2 (3 of 4) open, 10 s left")
+        # q2 (idx 1) is never opened. q3 (idx 2) with a 10 s limit: `open 3`, numbered as the CSV numbers it.
+        done = await ctl(server, "open", "3", "--time-limit", "10")
+        assert done.returncode == 0 and done.stdout.startswith("question 3 of 4 open, 10 s left")
         acks = {"u6": await u6.submit(2, "C")}
         clock.advance(1_000)
         for student in (u1, u2, u3):

@@ -13,6 +13,7 @@ from typing import Any
 import trio
 
 from server.reports import gradebook as export
+from server.room import regrade
 from server.room.room import Room
 from server.session.errors import RoomError
 from server.session.model import SessionRecord
@@ -73,6 +74,7 @@ COMMANDS: dict[str, Handler] = {
     "roster-add": lambda room, args: room.roster_add(args.get("student_id"), args.get("name"), args.get("extra_time")),
     "roster-remove": lambda room, args: room.roster_remove(args.get("student_id")),
     "export": _export,
+    "regrade": regrade.regrade_room,
 }
 
 # Instructor websocket message types → command names (docs/protocol.md, "Instructor socket").
