@@ -1,4 +1,5 @@
-"""The group-commit writer: batches, order of callbacks, and a callback that fails after its commit."""
+"""The group-commit writer: batches, order of callbacks, a write that fails alone, and a callback that fails after its commit."""
+
 from __future__ import annotations
 
 import sqlite3
@@ -32,6 +33,37 @@ async def test_queued_writes_are_committed_and_called_back_in_queue_order(tmp_pa
         storage.finish()
     storage.close()
     assert order == ["a", "b", "c"] and rows(tmp_path / "q.sqlite3") == [("a",), ("b",), ("c",)]
+
+
+async def test_a_write_that_fails_fails_alone_and_the_rest_of_its_batch_commits(tmp_path: Path) -> None:
+    # A batch is first tried in one go (runs of the same SQL in one executemany); when one
+    # write breaks a constraint, the batch is redone with each write in its own savepoint.
+    storage = Storage(tmp_path / "q.sqlite3", commit_in_thread=False)
+    storage.open()
+    called: list[str] = []
+    async with trio.open_nursery() as nursery:
+        await nursery.start(storage.run)
+        writes = {
+            "a": insert("a"),
+            "dup": insert("b") + insert("a"),  # its first statement must be undone with it
+            "c": insert("c"),
+            "d": insert("d") + [("UPDATE sessions SET title = 'd' WHERE sid = ?", ("d",))],
+        }
+        queued = {
+            name: await storage.queue(statements, lambda n=name: called.append(n))
+            for name, statements in writes.items()
+        }
+        for request in queued.values():
+            with trio.fail_after(5):
+                await request.done.wait()
+        storage.finish()
+    storage.close()
+    assert isinstance(queued["dup"].error, sqlite3.IntegrityError)
+    assert all(queued[name].error is None for name in ("a", "c", "d"))
+    assert called == ["a", "c", "d"]
+    assert rows(tmp_path / "q.sqlite3") == [("a",), ("c",), ("d",)]
+    with sqlite3.connect(tmp_path / "q.sqlite3") as connection:
+        assert connection.execute("SELECT title FROM sessions WHERE sid = 'd'").fetchone() == ("d",)
 
 
 async def test_a_callback_failing_after_its_commit_stops_the_writer_loudly(

@@ -23,6 +23,7 @@ import trio.testing
 import wsproto.handshake
 from hypercorn.protocol import ws_stream
 from hypercorn.protocol.events import Data
+from hypercorn.trio import run as trio_run
 from hypercorn.trio import tcp_server
 from quart.testing.connections import WebsocketDisconnectError
 from wsproto.connection import Connection, ConnectionType
@@ -34,7 +35,7 @@ from server.quiz.pool import Pool
 from server.room.hub import ClientConnection
 from server.serve import RunningServer
 from server.settings import Settings
-from server.web import hypercorn_patch
+from server.web import front_door, hypercorn_patch
 from server.web.app import create_app
 from server.web.hypercorn_patch import FrameBatch, HypercornPatchError
 from server.web.quiz_app import QuizApp
@@ -214,12 +215,14 @@ def unpatched_hypercorn(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
     monkeypatch.setattr(ws_stream, "server_extensions_handshake", wsproto.handshake.server_extensions_handshake)
     monkeypatch.setattr(ws_stream.WSStream, "app_send", hypercorn_patch._original_app_send)
     monkeypatch.setattr(tcp_server.TCPServer, "protocol_send", hypercorn_patch._original_protocol_send)
+    monkeypatch.setattr(trio_run, "TCPServer", tcp_server.TCPServer)
     return monkeypatch
 
 
 def assert_nothing_replaced() -> None:
     assert ws_stream.WSStream.app_send is hypercorn_patch._original_app_send
     assert tcp_server.TCPServer.protocol_send is hypercorn_patch._original_protocol_send
+    assert trio_run.TCPServer is tcp_server.TCPServer
     assert not hypercorn_patch._applied
 
 
@@ -228,6 +231,7 @@ def test_apply_patches_the_hypercorn_it_was_written_for(unpatched_hypercorn: pyt
     assert ws_stream.WSStream.app_send is hypercorn_patch._app_send
     assert tcp_server.TCPServer.protocol_send is hypercorn_patch._protocol_send
     assert ws_stream.server_extensions_handshake is hypercorn_patch._accept_no_extensions  # type: ignore[attr-defined]
+    assert trio_run.TCPServer is front_door.serve_connection  # type: ignore[attr-defined]
     hypercorn_patch.apply()  # idempotent
     assert ws_stream.WSStream.app_send is hypercorn_patch._app_send
 

@@ -4,6 +4,7 @@ The instructor websocket, the control socket and the HTTP admin route all call
 `run_command`, which validates arguments and calls the room. Results are JSON objects;
 refusals raise RoomError with a contract error code.
 """
+
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable

@@ -330,7 +330,6 @@ def _split_canvas_student(value: str) -> dict[str, str]:
 # ---------------------------------------------------------------- checking one entry
 
 
-
 def roster_to_rows(roster: Roster) -> list[list[str]]:
     """The roster as CSV rows in quizctl's own columns (`ROSTER_COLUMNS`), header first.
 

@@ -20,6 +20,7 @@ import sqlite3
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import trio
 
@@ -222,23 +223,49 @@ class Storage:
         if diverged is not None:
             raise MemoryDiverged("memory and the database disagree; restart the server to reload it") from diverged
 
+    def _execute_together(self, batch: list[PendingWrite]) -> None:
+        """Every statement in order, runs of the same SQL in one executemany (a batch of answers is one call)."""
+        connection = self.connection
+        run_sql = ""
+        run_params: list[Any] = []
+        for request in batch:
+            for sql, params in request.statements:
+                if sql != run_sql:
+                    if run_params:
+                        connection.executemany(run_sql, run_params)
+                    run_sql, run_params = sql, []
+                run_params.append(params)
+        if run_params:
+            connection.executemany(run_sql, run_params)
+
+    def _execute_each_alone(self, batch: list[PendingWrite]) -> None:
+        """Each write in its own savepoint: one that fails is undone and reported, the others commit."""
+        connection = self.connection
+        for request in batch:
+            connection.execute("SAVEPOINT one_write")
+            try:
+                for sql, params in request.statements:
+                    connection.execute(sql, params)
+            except _PER_WRITE_ERRORS as exc:
+                connection.execute("ROLLBACK TO one_write")
+                request.error = exc
+            connection.execute("RELEASE one_write")
+
     def finish(self) -> None:
         """No more writes; the writer drains the queue and returns."""
         self._send.close()
 
     def _commit_batch(self, batch: list[PendingWrite]) -> None:
+        """One transaction for the batch: all of it at once, else (one write failed) each write in its savepoint."""
         connection = self.connection
         try:
             connection.execute("BEGIN IMMEDIATE")
-            for request in batch:
-                connection.execute("SAVEPOINT one_write")
-                try:
-                    for sql, params in request.statements:
-                        connection.execute(sql, params)
-                except _PER_WRITE_ERRORS as exc:
-                    connection.execute("ROLLBACK TO one_write")
-                    request.error = exc
-                connection.execute("RELEASE one_write")
+            try:
+                self._execute_together(batch)
+            except _PER_WRITE_ERRORS:
+                connection.execute("ROLLBACK")
+                connection.execute("BEGIN IMMEDIATE")
+                self._execute_each_alone(batch)
             connection.execute("COMMIT")
         except sqlite3.Error as exc:
             try:

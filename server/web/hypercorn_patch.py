@@ -1,4 +1,4 @@
-"""Three changes to Hypercorn 0.18.0 that a 5,000-phone lecture needs.
+"""Four changes to Hypercorn 0.18.0 that a 10,000-phone lecture needs.
 
 Hypercorn has no settings for them, so each replaces a function in Hypercorn. They were
 written against hypercorn 0.18.0 (pinned in pyproject.toml), and `apply()` refuses to run
@@ -19,6 +19,11 @@ fingerprinted here, raises `HypercornPatchError` before anything is replaced.
   the next question written together cost little more than one. Measured with
   bench/: fan-out p99 at N = 5,000 went from 690 to 421 ms. An empty batch sends nothing.
 
+- Each accepted connection is first seen by `front_door.serve_connection`, which serves
+  the students' websocket itself (websocket_server.py) and hands every other connection
+  to Hypercorn's own handler unchanged: Hypercorn's layers cost more per message than
+  everything else a question does (see bench/README.md).
+
 To move to another Hypercorn: read each function named in EXPECTED_FINGERPRINTS in the
 new version, adapt the replacement if it changed, then update HYPERCORN_VERSION, the
 fingerprints (`fingerprint(function)`) and the pin in pyproject.toml together.
@@ -30,22 +35,27 @@ import hashlib
 import inspect
 import logging
 import textwrap
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from importlib import metadata
-from typing import Any, NoReturn, Self
+from typing import Any, NoReturn
 
 import trio
 import wsproto.handshake
 from hypercorn.events import Closed, RawData
 from hypercorn.protocol import ws_stream
 from hypercorn.protocol.events import Data
+from hypercorn.trio import run as trio_run
 from hypercorn.trio import tcp_server
 from wsproto.events import TextMessage
 from wsproto.utilities import LocalProtocolError
 
-log = logging.getLogger("quizctl.http")
+from server.web.socket_writes import SEND_STALL_TIMEOUT_S, FrameBatch, expire_stalled_sends, sends_in_flight
 
-SEND_STALL_TIMEOUT_S = 10.0
+__all__ = ["FrameBatch", "HypercornPatchError", "apply", "expire_stalled_sends", "verify"]
+
+log = logging.getLogger("quizctl.http")
+_sends_in_flight = sends_in_flight  # the name the fault tests watch
+
 HYPERCORN_VERSION = "0.18.0"
 # sha256 (first 16 hex digits) of the dedented source of each function, as in hypercorn 0.18.0.
 EXPECTED_FINGERPRINTS = {
@@ -56,32 +66,15 @@ EXPECTED_FINGERPRINTS = {
     "hypercorn.protocol.ws_stream.WSStream.app_send": "05aef97d75f5d0c6",
     # Replaced for RawData (the socket write), the original for every other event.
     "hypercorn.trio.tcp_server.TCPServer.protocol_send": "22b51ba714d07580",
+    # Not replaced, but it must build each connection's handler as `TCPServer(app, config,
+    # context, state)(stream)` from the module's name `TCPServer`, which is replaced.
+    "hypercorn.trio.run.worker_serve": "8dc8347a9fc357ca",
 }
 _applied = False
-# The socket writes under way (each shielded from cancellation): deadline -> its server's Config.
-_sends_in_flight: dict[trio.CancelScope, Any] = {}
 
 
 class HypercornPatchError(RuntimeError):
     """The installed Hypercorn is not the one the patch was written for: the server must not start."""
-
-
-class FrameBatch(str):
-    """Text messages for one websocket, passed through Quart's `websocket.send` as one value.
-
-    It is a `str` only so that Quart hands it to the ASGI server unchanged; the patched
-    Hypercorn stream recognises it and sends each of `texts` as its own frame. A batch
-    inside a batch is flattened (its own value is the empty string, never a message).
-    """
-
-    texts: tuple[str, ...]
-
-    def __new__(cls, texts: Iterable[str]) -> Self:
-        batch = super().__new__(cls, "")
-        batch.texts = tuple(
-            part for text in texts for part in (text.texts if isinstance(text, FrameBatch) else (text,))
-        )
-        return batch
 
 
 def apply() -> None:
@@ -97,6 +90,9 @@ def apply() -> None:
     ws_stream.server_extensions_handshake = _accept_no_extensions  # type: ignore[attr-defined]
     ws_stream.WSStream.app_send = _app_send  # type: ignore[method-assign]
     tcp_server.TCPServer.protocol_send = _protocol_send  # type: ignore[method-assign]
+    from server.web.front_door import serve_connection
+
+    trio_run.TCPServer = serve_connection  # type: ignore[attr-defined,assignment]
     _applied = True
 
 
@@ -123,6 +119,8 @@ def verify() -> None:
             f"{HYPERCORN_VERSION}, but hypercorn {installed} is installed. Install the pinned version: "
             f"pip install 'hypercorn[trio]=={HYPERCORN_VERSION}'."
         )
+    if getattr(trio_run, "TCPServer", None) is not tcp_server.TCPServer:
+        _refuse_changed("hypercorn.trio.run.TCPServer", "is not hypercorn.trio.tcp_server.TCPServer")
     if getattr(ws_stream, "server_extensions_handshake", None) is not wsproto.handshake.server_extensions_handshake:
         _refuse_changed("hypercorn.protocol.ws_stream.server_extensions_handshake", "is not wsproto's function")
     for name, function in _functions_checked().items():
@@ -137,6 +135,7 @@ def _functions_checked() -> dict[str, Callable[..., Any]]:
         "hypercorn.protocol.ws_stream.Handshake.accept": ws_stream.Handshake.accept,
         "hypercorn.protocol.ws_stream.WSStream.app_send": ws_stream.WSStream.app_send,
         "hypercorn.trio.tcp_server.TCPServer.protocol_send": tcp_server.TCPServer.protocol_send,
+        "hypercorn.trio.run.worker_serve": trio_run.worker_serve,
     }
 
 
@@ -198,12 +197,3 @@ async def _protocol_send(self: Any, event: Any) -> None:
         log.info("dropping a connection whose peer stopped reading (a write stalled)")
         await self.stream.aclose()
         await self.protocol.handle(Closed())
-
-
-def expire_stalled_sends(config: Any, grace_s: float) -> None:
-    """At shutdown of the server run with `config`: its writes waiting on a peer give up within `grace_s`."""
-    config.send_stall_timeout = grace_s
-    deadline = trio.current_time() + grace_s
-    for scope, owner in _sends_in_flight.items():
-        if owner is config:
-            scope.deadline = min(scope.deadline, deadline)

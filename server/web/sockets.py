@@ -21,9 +21,9 @@ from server.room.room import Room
 from server.session.errors import RoomError
 from server.session.model import Participant
 from server.web.connection import Transport, run_connection, unknown_message
-from server.web.hypercorn_patch import FrameBatch
 from server.web.quiz_app import QuizApp, quiz_app
 from server.web.security import current_participant, instructor_authorized, refuse_instructor
+from server.web.socket_writes import FrameBatch
 
 sockets = Blueprint("sockets", __name__)
 

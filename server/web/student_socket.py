@@ -21,10 +21,10 @@ from server.auth import STUDENT_COOKIE
 from server.room.hub import CloseCode
 from server.room.messages import dumps
 from server.session.model import Participant
-from server.web.hypercorn_patch import FrameBatch
 from server.web.origin import RefusalLog, cross_origin_reason, server_origin
 from server.web.quiz_app import QuizApp
 from server.web.security import SECURITY_HEADERS
+from server.web.socket_writes import FrameBatch
 from server.web.sockets import serve_student
 
 log = logging.getLogger("quizctl.http")

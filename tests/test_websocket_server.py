@@ -1,0 +1,208 @@
+"""The students' websocket served without Hypercorn (server/web/front_door.py, websocket_server.py).
+
+The contract tests (test_hostile_input, test_faults, test_end_to_end…) run through it
+already; these pin down what only the lean server itself does: which connections it
+takes, RFC 6455 details a browser relies on, and that Hypercorn still sees every other
+connection exactly as it arrived.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+from urllib.parse import urlparse
+
+import httpx
+import pytest
+import trio
+from wsproto.frame_protocol import CloseReason
+
+from server.serve import RunningServer
+from server.web.websocket_server import FrameReader, ProtocolViolation, accept_token, frame, unmask
+from tests.helpers import WAIT_S, WebSocketClient, WebSocketRejected, join_all
+
+
+def masked(opcode: int, payload: bytes, *, fin: bool = True) -> bytes:
+    mask = os.urandom(4)
+    first = (0x80 if fin else 0) | opcode
+    if len(payload) < 126:
+        header = struct.pack("!BB", first, 0x80 | len(payload))
+    else:
+        header = struct.pack("!BBH", first, 0x80 | 126, len(payload))
+    return header + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+
+
+def test_accept_token_is_rfc_6455s_example() -> None:
+    assert accept_token("dGhlIHNhbXBsZSBub25jZQ==") == "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+
+
+def test_frames_are_read_whole_whatever_the_reads_split() -> None:
+    data = masked(0x1, b"hello") + masked(0x1, b"x" * 300) + masked(0x9, b"p")
+    reader = FrameReader(16 * 1024)
+    got: list[tuple[int, bytes]] = []
+    for byte in data:  # one byte at a time: every header length, every mask, split
+        reader.buffer.append(byte)
+        while (item := reader.next_frame()) is not None:
+            got.append((item.opcode, item.payload))
+    assert got == [(0x1, b"hello"), (0x1, b"x" * 300), (0x9, b"p")]
+
+
+def test_unmask_is_rfc_6455s_xor() -> None:
+    mask, payload = b"\x37\xfa\x21\x3d", b"\x7f\x9f\x4d\x51\x58"
+    assert unmask(payload, mask) == b"Hello"
+    assert unmask(b"", mask) == b""
+
+
+def test_broken_frames_are_protocol_errors() -> None:
+    cases = {
+        b"\x81\x05hello": 1002,  # not masked
+        b"\xc1\x80abcd": 1002,  # a reserved bit (no extension was agreed)
+        b"\x09\x80abcd": 1002,  # a fragmented ping
+        b"\x81\xff" + struct.pack("!Q", 1 << 20) + b"abcd": 1009,  # announced over the limit
+    }
+    for data, code in cases.items():
+        reader = FrameReader(16 * 1024, data)
+        try:
+            reader.next_frame()
+        except ProtocolViolation as violation:
+            assert violation.code == code, data
+        else:
+            raise AssertionError(f"{data!r} was accepted")
+    assert frame(0x1, b"x" * 200)[:4] == b"\x81\x7e\x00\xc8"  # 16-bit length for 126-65535 bytes
+
+
+async def raw_upgrade(server: RunningServer, cookie: str, *, split: bool = False) -> tuple[trio.SocketStream, bytes]:
+    """Open /ws/student by hand; the stream and whatever followed the 101 head."""
+    url = urlparse(server.url)
+    assert url.hostname is not None and url.port is not None
+    stream = await trio.open_tcp_stream(url.hostname, url.port)
+    request = (
+        f"GET /ws/student HTTP/1.1\r\nHost: {url.netloc}\r\nUpgrade: websocket\r\nConnection: keep-alive, Upgrade\r\n"
+        f"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nCookie: {cookie}\r\n\r\n"
+    ).encode()
+    if split:  # a byte at a time: the front door must wait for the whole request line and head
+        for byte in request:
+            await stream.send_all(bytes([byte]))
+            await trio.sleep(0.001)
+    else:
+        await stream.send_all(request)
+    head = b""
+    with trio.fail_after(WAIT_S):
+        while b"\r\n\r\n" not in head:
+            head += await stream.receive_some(65536)
+    status, _, rest = head.partition(b"\r\n\r\n")
+    assert status.startswith(b"HTTP/1.1 101 "), status
+    assert b"Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=" in status
+    return stream, rest
+
+
+async def read_frames(stream: trio.SocketStream, buffer: bytes, until_opcode: int) -> list[tuple[int, bytes]]:
+    """Server frames (unmasked) until one with `until_opcode`."""
+    frames: list[tuple[int, bytes]] = []
+    with trio.fail_after(WAIT_S):
+        while True:
+            while len(buffer) >= 2:
+                length, offset = buffer[1] & 0x7F, 2
+                if length == 126:
+                    (length,), offset = struct.unpack_from("!H", buffer, 2), 4
+                if len(buffer) < offset + length:
+                    break
+                frames.append((buffer[0] & 0x0F, buffer[offset : offset + length]))
+                buffer = buffer[offset + length :]
+                if frames[-1][0] == until_opcode:
+                    return frames
+            data = await stream.receive_some(65536)
+            assert data, f"connection closed after {frames}"
+            buffer += data
+
+
+async def test_a_byte_at_a_time_handshake_pings_and_the_closing_handshake(server: RunningServer) -> None:
+    cookies = await join_all(server.url, ["s1"])
+    stream, rest = await raw_upgrade(server, cookies["s1"], split=True)
+    frames = await read_frames(stream, rest, 0x1)
+    assert json.loads(frames[0][1])["type"] == "state"
+    await stream.send_all(masked(0x9, b"are you there"))
+    frames = await read_frames(stream, b"", 0xA)
+    assert frames[-1] == (0xA, b"are you there")  # a protocol ping gets its pong
+    # A message in three fragments, with a ping between them, is one message.
+    message = json.dumps({"type": "ping"}).encode()
+    await stream.send_all(masked(0x1, message[:3], fin=False) + masked(0x9, b"") + masked(0x0, message[3:6], fin=False))
+    await stream.send_all(masked(0x0, message[6:]))
+    frames = await read_frames(stream, b"", 0x1)
+    assert [json.loads(payload)["type"] for opcode, payload in frames if opcode == 0x1] == ["pong"]
+    # The client closes with 4321: the server answers with the same code and ends the connection.
+    await stream.send_all(masked(0x8, struct.pack("!H", 4321) + b"bye"))
+    frames = await read_frames(stream, b"", 0x8)
+    assert frames[-1] == (0x8, struct.pack("!H", 4321))
+    with trio.fail_after(WAIT_S):
+        assert await stream.receive_some(100) == b""
+    await stream.aclose()
+
+
+async def test_an_unmasked_frame_closes_the_socket_with_1002(server: RunningServer) -> None:
+    cookies = await join_all(server.url, ["s1"])
+    stream, rest = await raw_upgrade(server, cookies["s1"])
+    await read_frames(stream, rest, 0x1)
+    await stream.send_all(b"\x81\x02{}")
+    frames = await read_frames(stream, b"", 0x8)
+    assert struct.unpack_from("!H", frames[-1][1])[0] == CloseReason.PROTOCOL_ERROR
+    await stream.aclose()
+
+
+async def test_other_requests_reach_hypercorn_as_they_arrived(server: RunningServer) -> None:
+    url = urlparse(server.url)
+    assert url.hostname is not None and url.port is not None
+    # Two requests on one kept-alive connection, the first split before its path is known.
+    stream = await trio.open_tcp_stream(url.hostname, url.port)
+    await stream.send_all(b"GE")
+    await trio.sleep(0.01)
+    await stream.send_all(b"T /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+    received = b""
+    with trio.fail_after(WAIT_S):
+        while b"HTTP/1.1 200 " not in received or not received.rstrip().endswith(b"}"):
+            received += await stream.receive_some(65536)
+        await stream.send_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        while received.count(b'"storage_ok"') < 2:
+            received += await stream.receive_some(65536)
+    assert received.count(b"HTTP/1.1 200 ") == 2, received[:300]
+    await stream.aclose()
+    # /ws/student without an upgrade, and a websocket version the lean server does not speak, go to Hypercorn too.
+    async with httpx.AsyncClient(base_url=server.url) as http:
+        plain = await http.get("/ws/student")
+        old = await http.get(
+            "/ws/student",
+            headers={
+                "Upgrade": "websocket",
+                "Connection": "Upgrade",
+                "Sec-WebSocket-Version": "8",
+                "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+            },
+        )
+    assert plain.status_code in (400, 404, 405, 426) and old.status_code in (400, 404, 405, 426)
+
+
+async def test_a_refused_handshake_is_an_http_answer(server: RunningServer) -> None:
+    with pytest.raises(WebSocketRejected) as refused:
+        await WebSocketClient.open(server.url, "/ws/student", headers=[(b"origin", b"https://evil.example")])
+    assert refused.value.status == 403
+
+
+def test_the_lean_server_takes_only_clean_upgrades() -> None:
+    from server.web.front_door import _parse_upgrade
+
+    good = (
+        b"GET /ws/student?x=1 HTTP/1.1\r\nHost: h\r\nUpgrade: WebSocket\r\nConnection: Upgrade\r\n"
+        b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\nrest"
+    )
+    upgrade = _parse_upgrade(good)
+    assert upgrade is not None and upgrade.rest == b"rest" and upgrade.request.target == b"/ws/student?x=1"
+    for change in (
+        (b"Upgrade: WebSocket", b"Upgrade: h2c"),
+        (b"Connection: Upgrade", b"Connection: keep-alive"),
+        (b"Version: 13", b"Version: 8"),
+        (b"Key: dGhlIHNhbXBsZSBub25jZQ==", b"Key: short"),
+        (b"HTTP/1.1\r\n", b"HTTP/1.0\r\n"),
+        (b"\r\n\r\nrest", b"\r\n"),
+    ):
+        assert _parse_upgrade(good.replace(*change)) is None, change
