@@ -1,4 +1,4 @@
-"""The group-commit writer: batches, order of callbacks, a write that fails alone, and a callback that fails after its commit."""
+"""The group-commit writer: batches, callback order, a write failing alone, a callback failing after its commit."""
 
 from __future__ import annotations
 
