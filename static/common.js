@@ -551,3 +551,148 @@ export async function fetchJson(url, { method = "GET", body = undefined, timeout
     window.clearTimeout(timer);
   }
 }
+
+// ---------------------------------------------------------------- rendered content and question types
+// Shared by the projector and the dashboard (the big screens). Kept apart from the helpers
+// above so the student page's helpers can grow beside them.
+
+// What server/quiz/content/sanitize.py lets through: the renderer's HTML and MathML.
+const RENDERED_TAGS = new Set(
+  (
+    "p br hr em strong s code pre span blockquote ul ol li h3 h4 h5 h6 table thead tbody tr th td " +
+    "math mrow mi mn mtext mo mspace mfrac msqrt mroot msub msup msubsup mover munder munderover " +
+    "mtable mtr mtd mstyle mpadded mphantom menclose"
+  ).split(" "),
+);
+const RENDERED_ATTRIBUTES = new Set(
+  (
+    "class start xmlns display mathvariant stretchy fence separator form lspace rspace minsize maxsize " +
+    "movablelimits accent width height depth linebreak mathbackground linethickness displaystyle rowspacing " +
+    "columnspacing columnlines rowlines columnalign mathsize scriptlevel mathcolor voffset notation"
+  ).split(" "),
+);
+
+function keepRendered(source) {
+  const out = document.createDocumentFragment();
+  for (const child of Array.from(source.childNodes)) {
+    if (child.nodeType === Node.TEXT_NODE) {
+      out.appendChild(document.createTextNode(child.data));
+    } else if (child.nodeType === Node.ELEMENT_NODE) {
+      const name = child.localName;
+      if (!RENDERED_TAGS.has(name)) {
+        // Anything else keeps only its text: the server's sanitizer should never let it through.
+        out.appendChild(document.createTextNode(child.textContent || ""));
+        continue;
+      }
+      const copy = document.createElementNS(child.namespaceURI, name);
+      for (const attr of Array.from(child.attributes)) {
+        if (RENDERED_ATTRIBUTES.has(attr.name)) copy.setAttribute(attr.name, attr.value);
+      }
+      copy.appendChild(keepRendered(child));
+      out.appendChild(copy);
+    }
+  }
+  return out;
+}
+
+/**
+ * Show server-rendered, server-sanitized HTML (question text, options, explanations: Markdown,
+ * highlighted code, MathML) inside `node`. It is parsed by DOMParser (scripts never run there),
+ * copied element by element through the same allow-list the server's sanitizer uses, and only
+ * then put in the page, so no innerHTML and no markup outside the list. Without HTML, `text` is
+ * shown as plain text.
+ */
+export function setRenderedHtml(node, html, text = "") {
+  if (!node) return;
+  node.removeAttribute("data-i18n");
+  node.removeAttribute("data-i18n-params");
+  if (typeof html !== "string" || !html) {
+    node.textContent = text === null || text === undefined ? "" : String(text);
+    return;
+  }
+  const parsed = new DOMParser().parseFromString(`<!doctype html><body>${html}`, "text/html");
+  node.replaceChildren(keepRendered(parsed.body));
+}
+
+/** The option keys a question shows, in order: A-F for choice types, true then false for true/false. */
+export function questionKeys(question) {
+  if (!question) return [];
+  if (question.question_type === "true_false") return ["true", "false"];
+  return ["A", "B", "C", "D", "E", "F"].filter((k) => question.options && Object.prototype.hasOwnProperty.call(question.options, k));
+}
+
+/** How the pages name an option: its letter, or True / False in the page's language. */
+export function keyLabel(questionType, key) {
+  if (questionType === "true_false") return t(String(key) === "true" ? "pj.true" : "pj.false");
+  return String(key);
+}
+
+/** The keys a reveal's `correct` marks right, as strings ("B", "true"); empty for polls and other types. */
+export function correctKeySet(questionType, correct) {
+  if (correct === null || correct === undefined) return new Set();
+  if (questionType === "multiple" && Array.isArray(correct)) return new Set(correct.map(String));
+  if (questionType === "true_false") return new Set([String(correct)]);
+  if (questionType === "single" && typeof correct === "string") return new Set([correct]);
+  return new Set();
+}
+
+/** The form free-text answers are compared in (as the server's `fold`): NFKC, case folded, single spaces. */
+export function foldAnswer(text) {
+  return String(text ?? "")
+    .normalize("NFKC")
+    .toLowerCase()
+    .replace(/ß/g, "ss")
+    .replace(/ς/g, "σ")
+    .split(/\s+/)
+    .filter(Boolean)
+    .join(" ");
+}
+
+/** A number as exact as it was given (up to 6 decimals), in the page's locale. */
+export function fmtExact(value) {
+  return formatNumber(value, { maximumFractionDigits: 6 });
+}
+
+/** A numeric question's right answer in words: "7", "21.8 ± 0.1", "3 to 5", with its unit. */
+export function numericAnswerText(correct, unit = "") {
+  if (!correct || typeof correct !== "object") return "";
+  const range = Array.isArray(correct.range) ? correct.range : [];
+  let text;
+  if (correct.value !== undefined && correct.value !== null) {
+    text = Number(correct.tolerance)
+      ? t("pj.numeric_tolerance", { value: fmtExact(correct.value), tolerance: fmtExact(correct.tolerance) })
+      : fmtExact(correct.value);
+  } else if (range.length === 2) {
+    text = t("pj.numeric_range", { low: fmtExact(range[0]), high: fmtExact(range[1]) });
+  } else {
+    return "";
+  }
+  return unit ? t("pj.with_unit", { value: text, unit }) : text;
+}
+
+/**
+ * Decimals that tell a histogram's bin edges apart (width 0.02 needs 2, width 5 needs none),
+ * so labels are as short as they can be and still differ.
+ */
+export function binDecimals(bins) {
+  const edges = (bins || []).flatMap((b) => [Number(b.low), Number(b.high)]).filter(Number.isFinite);
+  if (edges.length < 2) return 0;
+  const width = Math.abs(edges[1] - edges[0]) || 1;
+  for (let d = 0; d <= 6; d += 1) {
+    const scale = 10 ** d;
+    if (edges.every((e) => Math.abs(Math.round(e * scale) / scale - e) <= width / 100)) return d;
+  }
+  return 6;
+}
+
+/** A histogram bin's range as a short label in the page's locale ("6.9–7.1"). */
+export function binLabel(bin, decimals) {
+  const f = (v) => formatNumber(v, { maximumFractionDigits: decimals, minimumFractionDigits: 0 });
+  return t("chart.range", { from: f(bin.low), to: f(bin.high) });
+}
+
+/** True if a bin [low, high] overlaps the right range [a, b]. */
+export function binInRange(bin, range) {
+  if (!Array.isArray(range) || range.length !== 2) return false;
+  return Number(bin.low) <= Number(range[1]) && Number(bin.high) >= Number(range[0]);
+}
