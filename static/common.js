@@ -612,6 +612,8 @@ export function setRenderedHtml(node, html, text = "") {
   }
   const parsed = new DOMParser().parseFromString(`<!doctype html><body>${html}`, "text/html");
   node.replaceChildren(keepRendered(parsed.body));
+  // Code blocks scroll sideways on narrow screens (highlight.css): keyboard users must reach them.
+  for (const pre of node.querySelectorAll("pre.code")) pre.tabIndex = 0;
 }
 
 /** The option keys a question shows, in order: A-F for choice types, true then false for true/false. */
@@ -663,7 +665,7 @@ export function numericAnswerText(correct, unit = "") {
       ? t("pj.numeric_tolerance", { value: fmtExact(correct.value), tolerance: fmtExact(correct.tolerance) })
       : fmtExact(correct.value);
   } else if (range.length === 2) {
-    text = t("pj.numeric_range", { low: fmtExact(range[0]), high: fmtExact(range[1]) });
+    text = Number(range[0]) === Number(range[1]) ? fmtExact(range[0]) : t("pj.numeric_range", { low: fmtExact(range[0]), high: fmtExact(range[1]) });
   } else {
     return "";
   }

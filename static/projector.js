@@ -171,7 +171,7 @@ function renderCloud(list, top) {
   const entries = (top || []).filter((e) => e && typeof e.text === "string").slice(0, TOP_ANSWERS);
   if (!entries.length) {
     setChildren(list, tEl("li", { class: "pj-cloud-empty" }, "pj.no_answers_yet"));
-    return;
+    return "cloud";
   }
   const counts = entries.map((e) => Number(e.count) || 0);
   const most = Math.max(...counts);
@@ -197,6 +197,8 @@ function renderCloud(list, top) {
       return word;
     }),
   );
+  // The words and their sizes (in quarters) decide the cloud's shape: refit when they change.
+  return `cloud:${arranged.map((e) => `${e.text}/${Math.round(4 * (most === least ? 1 : (e.count - least) / (most - least)))}`).join("|")}`;
 }
 
 // ------------------------------------------------------------------ fitting the screen
@@ -818,9 +820,8 @@ function renderResults(q, type, { open, skipped, reveal, live }) {
   let noteKey = null;
   let noteParams = null;
   if (!skipped && isOpenPoll(q) && distribution && Array.isArray(distribution.top)) {
-    renderCloud($("pj-cloud"), distribution.top);
+    shape = renderCloud($("pj-cloud"), distribution.top);
     showCloud = true;
-    shape = `cloud${Math.min(distribution.top.length, TOP_ANSWERS)}`;
     if (Number(distribution.distinct) > 0) [noteKey, noteParams] = ["pj.distinct", { count: Number(distribution.distinct) }];
   } else if (!skipped && type === "numeric" && reveal) {
     const bins = (distribution && Array.isArray(distribution.bins) ? distribution.bins : []).slice(0, 10);
@@ -867,7 +868,7 @@ function renderResults(q, type, { open, skipped, reveal, live }) {
     } else {
       [noteKey, noteParams] = ["pj.no_answers", {}];
     }
-    shape = `top${top.length}`;
+    shape = `top:${top.map((e) => e.text).join("|")}`;
   }
   answerLine.hidden = !showAnswerLine;
   $("pj-result-bars").hidden = !showResultBars;

@@ -57,8 +57,8 @@ class Classroom:
         self.contexts: list[BrowserContext] = []
         self.students: dict[str, Page] = {}
 
-    def join(self, student_id: str, name: str) -> dict[str, Any]:
-        """Join as `student_id` and open the student socket; returns {status[, body]}."""
+    def join(self, student_id: str, name: str | None) -> dict[str, Any]:
+        """Join as `student_id` (no name: the class list's) and open the student socket; returns {status[, body]}."""
         context = self.browser.new_context()
         self.contexts.append(context)
         page = context.new_page()

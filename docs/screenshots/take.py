@@ -27,10 +27,10 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: E402
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from tests.classroom import Classroom, admin  # noqa: E402
-from tests.helpers import ServerProcess  # noqa: E402
+from tests.classroom import Classroom, admin
+from tests.helpers import ServerProcess
 
 OUT = Path(__file__).resolve().parent
 POOL = REPO / "pools" / "demo.json"
@@ -48,6 +48,7 @@ CLASS = [
     ("s109", "Margaret Hamilton"), ("s110", "Ken Thompson"), ("s111", "Radia Perlman"), ("s112", "Niklaus Wirth"),
 ]
 WAIT_MS = 15_000
+expect.set_options(timeout=WAIT_MS)
 
 
 def free_port() -> int:
@@ -110,7 +111,8 @@ class Run:
     def open_question(self, number: int, time_limit: int = 120) -> int:
         """Open question `number` (1-based, as people count) and wait for every screen to show it."""
         self.admin("open", question_idx=number - 1, time_limit=time_limit)
-        self.wait_all(lambda page: expect(page.locator("#pj-q-num")).to_have_text(f"Question {number} of 10", timeout=WAIT_MS))
+        heading = f"Question {number} of 10"
+        self.wait_all(lambda page: expect(page.locator("#pj-q-num")).to_have_text(heading, timeout=WAIT_MS))
         expect(self.dashboard.locator("#st-question")).to_contain_text(f"{number} of 10", timeout=WAIT_MS)
         return number - 1
 
@@ -122,7 +124,7 @@ class Run:
 
     def close(self, step: str) -> None:
         self.admin("close")
-        self.wait_all(lambda page: expect(page.locator("#pj-question")).to_have_attribute("data-phase", "reveal", timeout=WAIT_MS))
+        self.wait_all(lambda page: expect(page.locator("#pj-question")).to_have_attribute("data-phase", "reveal"))
         self.shot(step)
 
 
@@ -178,7 +180,7 @@ def drive(run: Run) -> None:
     run.answers(idx, ["B", "B", "A"])
     run.shot("17-image-open")
     run.admin("skip")
-    run.wait_all(lambda page: expect(page.locator("#pj-question")).to_have_attribute("data-phase", "skipped", timeout=WAIT_MS))
+    run.wait_all(lambda page: expect(page.locator("#pj-question")).to_have_attribute("data-phase", "skipped"))
     run.shot("18-image-skipped")
 
     idx = run.open_question(9)
