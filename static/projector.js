@@ -49,6 +49,7 @@ const P = {
   scoreCoarse: false,
   countdownKey: null,
   fitKey: null,
+  layoutKey: "", // the shape of what is shown, from the last render
   snapshot: null,
   seenNames: new Set(),
   namesShown: new URLSearchParams(window.location.search).get("names") !== "off",
@@ -154,7 +155,8 @@ function mergePairs(buckets) {
   const merged = [];
   for (let i = 0; i < buckets.length; i += 2) {
     const [first, second] = [parse(buckets[i].label), parse(buckets[i + 1].label)];
-    merged.push({ label: `${first[1]}-${second[2]}${first[3]}`, count: (Number(buckets[i].count) || 0) + (Number(buckets[i + 1].count) || 0) });
+    const count = (Number(buckets[i].count) || 0) + (Number(buckets[i + 1].count) || 0);
+    merged.push({ label: `${first[1]}-${second[2]}${first[3]}`, count });
   }
   return merged;
 }
@@ -262,10 +264,11 @@ function dropSets(optional) {
 
 /**
  * Fit the visible view to one screen: its big type (question, code, options, names) shrinks
- * towards the legibility floor until nothing overflows; if that is not enough, optional cards
- * (response times, then the top 10, then the score distribution) make room; only content that
- * still does not fit is scaled down as a whole (CSS zoom, set through the CSSOM, which the CSP
- * allows) rather than cut off. Runs when what is shown changes shape, not on every count.
+ * towards the legibility floor until nothing overflows; if that is not enough, the layout
+ * changes (ARRANGEMENTS), then optional cards make room (response times, the top 5, the score
+ * distribution; fewest first); only content that still does not fit is scaled down as a
+ * whole (CSS zoom, set through the CSSOM, which the CSP allows) rather than cut off. Runs
+ * when what is shown changes shape (`layoutKey`), not on every count.
  */
 function fitView(layoutKey, force = false) {
   const view = VIEWS.map((id) => $(id)).find((v) => !v.hidden);
@@ -337,7 +340,7 @@ const ARRANGEMENTS = {
   "pj-finished": [[{}], [{ coarse: true }], [{ coarse: true, distUnderTitle: true }]],
 };
 
-/** Apply an arrangement to the question view; false if it does not apply to what is shown. */
+/** Apply an arrangement to the visible view; false if it does not apply to what is shown. */
 function arrange(
   view,
   { narrow = false, topAside = false, tileCounts = false, oneRow = false, resultAside = false, coarse = false, distUnderTitle = false },
@@ -367,7 +370,7 @@ function arrange(
   if (!resultAside && result.parentElement !== $("pj-q-main")) $("pj-explanation-wrap").before(result);
   const home = topAside ? $("pj-side") : $("pj-q-main");
   if (card.parentElement !== home) home.appendChild(card);
-  // Narrow: as narrow as the side column's content allows, and at most 19 % of the width.
+  // Narrow: 19 % of the width, or as much more as the side column's content needs.
   view.style.removeProperty("--side-narrow");
   view.classList.toggle("is-narrow-side", narrow);
   const side = $("pj-side");
@@ -538,7 +541,7 @@ function renderLobby(msg, count) {
   if (!P.namesShown) setT("pj-names-note", "pj.names_hidden");
   else if (more > 0 && names.length > 0) setT("pj-names-note", "pj.more_names", { count: more });
   else setText("pj-names-note", "");
-  return `lobby|${P.namesShown}|${names.length}|${count > 0}|${more > 0}`;
+  return `lobby|${P.namesShown}|${names.join("|")}|${count > 0}|${more > 0}`;
 }
 
 function setQr(url) {
@@ -600,14 +603,13 @@ function renderQuestion(msg, receivedAt) {
   P.questionKey = contentKey;
 
   renderClock(q, { open, paused, waiting, skipped }, receivedAt);
-  renderOptions(q, type, reveal, optionTally(q, type, { skipped, reveal, live }));
-
+  const tally = optionTally(q, type, { skipped, reveal, live });
+  renderOptions(q, type, reveal, tally);
   const banner = skipped ? "pj.skipped_banner" : null;
   if (banner) setT("pj-banner", banner);
   $("pj-banner").hidden = !banner;
 
   // Counts: "N of M answered" while open; how many answered once closed.
-  const tally = optionTally(q, type, { skipped, reveal, live });
   if (reveal && tally) setT("pj-missed", "pj.missed_count", { count: tally.missed });
   else setText("pj-missed", "");
   const meter = $("pj-meter");
@@ -711,7 +713,7 @@ function renderClock(q, { open, paused, waiting, skipped }, receivedAt) {
   status.hidden = !paused && waiting === 0 && !skipped;
 }
 
-/** Options two to a row (three for five or six); projector.js may try them all in one row. */
+/** Options two to a row (three for five or six); fitView may try them all in one row. */
 function optionColumns(keys) {
   if (keys.length <= 2) return keys.length;
   return keys.length <= 4 ? 2 : 3;
