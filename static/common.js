@@ -552,73 +552,23 @@ export async function fetchJson(url, { method = "GET", body = undefined, timeout
   }
 }
 
-// ================================================================ rich content (question HTML) and answer helpers
-// Added for the student page; the projector and dashboard may use them too.
+// ================================================================ question content and answers (every page)
 
 /** Option keys present in an options object, in A-F order (choice questions have up to six). */
 export function choiceKeys(options) {
   return ["A", "B", "C", "D", "E", "F"].filter((k) => options && Object.prototype.hasOwnProperty.call(options, k));
 }
 
-// Elements that can run code, load something, navigate or take input: never adopted from
-// question HTML. The server's sanitizer (server/quiz/content/sanitize.py) already allows none
-// of them; this is the page's own second line, in case a server bug lets one through.
-const INERT_DROP = new Set([
-  "script", "style", "iframe", "frame", "frameset", "object", "embed", "applet", "link", "meta", "base",
-  "form", "input", "button", "textarea", "select", "option", "img", "picture", "source", "video", "audio",
-  "track", "svg", "template", "noscript", "canvas", "portal", "dialog", "slot", "annotation-xml",
-]);
-// Attributes that run code, point somewhere or restyle: dropped from every adopted element.
-const INERT_ATTR = /^(on|style$|href$|src|xlink:|action$|formaction$|data$|poster$|background$|ping$|srcset$)/i;
-
-function makeInert(root) {
-  for (const node of Array.from(root.querySelectorAll("*"))) {
-    if (!root.contains(node)) continue; // inside an element already removed
-    const name = node.localName.toLowerCase();
-    if (INERT_DROP.has(name)) {
-      node.remove();
-      continue;
-    }
-    if (name === "a" || name === "area") {
-      node.replaceWith(...Array.from(node.childNodes)); // a link keeps its text, never its target
-      continue;
-    }
-    for (const attr of Array.from(node.attributes)) {
-      if (INERT_ATTR.test(attr.name) || /^\s*(javascript|data|vbscript):/i.test(attr.value)) node.removeAttribute(attr.name);
-    }
-  }
-}
-
-const htmlParser = typeof DOMParser === "undefined" ? null : new DOMParser();
-
 /**
- * Replace the children of `target` (an id or a node) with the server's sanitized HTML fragment
- * (`text_html`, `options_html`, `explanation_html`).
- *
- * Never innerHTML on a live element: the fragment is parsed by DOMParser into a separate,
- * script-less document (nothing in it runs or loads there), elements and attributes that could
- * run code, load or navigate are removed (see INERT_DROP / INERT_ATTR), and only then are the
- * nodes imported into the page. The CSP (script-src 'self') stays as it is. A code block,
- * which scrolls sideways on a phone, is made reachable by keyboard (tabindex=0).
- */
-export function setRichContent(target, html) {
-  const node = typeof target === "string" ? document.getElementById(target) : target;
-  if (!node) return;
-  node.removeAttribute("data-i18n");
-  node.removeAttribute("data-i18n-params");
-  node.replaceChildren(...richNodes(html));
-}
-
-/**
- * The nodes of a sanitized HTML fragment, made inert and imported into this document (see
- * setRichContent). `focusableCode: false` for content placed inside a button or label, where
- * a focusable code block would be a control inside a control.
+ * The nodes of a sanitized HTML fragment (`text_html`, `options_html`, `explanation_html`),
+ * copied through the allow-list (see setRenderedHtml). `focusableCode: false` for content
+ * placed inside a button or label, where a focusable code block would be a control inside a
+ * control.
  */
 export function richNodes(html, { focusableCode = true } = {}) {
-  if (!html || !htmlParser) return html ? [document.createTextNode(String(html))] : [];
-  const doc = htmlParser.parseFromString(`<!doctype html><html><body>${String(html)}</body></html>`, "text/html");
-  makeInert(doc.body);
-  const nodes = Array.from(doc.body.childNodes, (child) => document.importNode(child, true));
+  if (!html) return [];
+  const parsed = new DOMParser().parseFromString(`<!doctype html><body>${String(html)}`, "text/html");
+  const nodes = Array.from(keepRendered(parsed.body).childNodes);
   if (!focusableCode) return nodes;
   for (const child of nodes) {
     if (!(child instanceof Element)) continue;
@@ -641,4 +591,153 @@ export function parseDecimal(text) {
   if (!/^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/.test(normalized)) return null;
   const value = Number(normalized);
   return Number.isFinite(value) ? value : null;
+}
+
+// ---------------------------------------------------------------- rendered content and question types
+
+// What server/quiz/content/sanitize.py lets through: the renderer's HTML and MathML.
+const RENDERED_TAGS = new Set(
+  (
+    "p br hr em strong s code pre span blockquote ul ol li h3 h4 h5 h6 table thead tbody tr th td " +
+    "math mrow mi mn mtext mo mspace mfrac msqrt mroot msub msup msubsup mover munder munderover " +
+    "mtable mtr mtd mstyle mpadded mphantom menclose"
+  ).split(" "),
+);
+const RENDERED_ATTRIBUTES = new Set(
+  (
+    "class start xmlns display mathvariant stretchy fence separator form lspace rspace minsize maxsize " +
+    "movablelimits accent width height depth linebreak mathbackground linethickness displaystyle rowspacing " +
+    "columnspacing columnlines rowlines columnalign mathsize scriptlevel mathcolor voffset notation"
+  ).split(" "),
+);
+
+const DROPPED_WITH_CONTENT = new Set("script style template iframe object embed noscript svg canvas".split(" "));
+
+function keepRendered(source) {
+  const out = document.createDocumentFragment();
+  for (const child of Array.from(source.childNodes)) {
+    if (child.nodeType === Node.TEXT_NODE) {
+      out.appendChild(document.createTextNode(child.data));
+    } else if (child.nodeType === Node.ELEMENT_NODE) {
+      const name = child.localName;
+      if (!RENDERED_TAGS.has(name)) {
+        // Anything else keeps only its text (code and embeds not even that): the server's
+        // sanitizer never lets it through, this is the page's own second line.
+        if (!DROPPED_WITH_CONTENT.has(name)) out.appendChild(document.createTextNode(child.textContent || ""));
+        continue;
+      }
+      const copy = document.createElementNS(child.namespaceURI, name);
+      for (const attr of Array.from(child.attributes)) {
+        if (RENDERED_ATTRIBUTES.has(attr.name)) copy.setAttribute(attr.name, attr.value);
+      }
+      copy.appendChild(keepRendered(child));
+      out.appendChild(copy);
+    }
+  }
+  return out;
+}
+
+/**
+ * Show server-rendered, server-sanitized HTML (question text, options, explanations: Markdown,
+ * highlighted code, MathML) inside `node`. It is parsed by DOMParser (scripts never run there),
+ * copied element by element through the same allow-list the server's sanitizer uses, and only
+ * then put in the page, so no innerHTML and no markup outside the list. Without HTML, `text` is
+ * shown as plain text.
+ */
+export function setRenderedHtml(target, html, text = "") {
+  const node = typeof target === "string" ? document.getElementById(target) : target;
+  if (!node) return;
+  node.removeAttribute("data-i18n");
+  node.removeAttribute("data-i18n-params");
+  if (typeof html !== "string" || !html) {
+    node.textContent = text === null || text === undefined ? "" : String(text);
+    return;
+  }
+  const parsed = new DOMParser().parseFromString(`<!doctype html><body>${html}`, "text/html");
+  node.replaceChildren(keepRendered(parsed.body));
+  // Code blocks scroll sideways on narrow screens (highlight.css): keyboard users must reach them.
+  for (const pre of node.querySelectorAll("pre.code")) pre.tabIndex = 0;
+}
+
+/** The option keys a question shows, in order: A-F for choice types, true then false for true/false. */
+export function questionKeys(question) {
+  if (!question) return [];
+  if (question.question_type === "true_false") return ["true", "false"];
+  return choiceKeys(question.options);
+}
+
+/** How the pages name an option: its letter, or True / False in the page's language. */
+export function keyLabel(questionType, key) {
+  if (questionType === "true_false") return t(String(key) === "true" ? "pj.true" : "pj.false");
+  return String(key);
+}
+
+/** The keys a reveal's `correct` marks right, as strings ("B", "true"); empty for polls and other types. */
+export function correctKeySet(questionType, correct) {
+  if (correct === null || correct === undefined) return new Set();
+  if (questionType === "multiple" && Array.isArray(correct)) return new Set(correct.map(String));
+  if (questionType === "true_false") return new Set([String(correct)]);
+  if (questionType === "single" && typeof correct === "string") return new Set([correct]);
+  return new Set();
+}
+
+/** The form free-text answers are compared in (as the server's `fold`): NFKC, case folded, single spaces. */
+export function foldAnswer(text) {
+  return String(text ?? "")
+    .normalize("NFKC")
+    .toLowerCase()
+    .replace(/ß/g, "ss")
+    .replace(/ς/g, "σ")
+    .split(/\s+/)
+    .filter(Boolean)
+    .join(" ");
+}
+
+/** A number as exact as it was given (up to 6 decimals), in the page's locale. */
+export function fmtExact(value) {
+  return formatNumber(value, { maximumFractionDigits: 6 });
+}
+
+/** A numeric question's right answer in words: "7", "21.8 ± 0.1", "3 to 5", with its unit. */
+export function numericAnswerText(correct, unit = "") {
+  if (!correct || typeof correct !== "object") return "";
+  const range = Array.isArray(correct.range) ? correct.range : [];
+  let text;
+  if (correct.value !== undefined && correct.value !== null) {
+    text = Number(correct.tolerance)
+      ? t("pj.numeric_tolerance", { value: fmtExact(correct.value), tolerance: fmtExact(correct.tolerance) })
+      : fmtExact(correct.value);
+  } else if (range.length === 2) {
+    text = Number(range[0]) === Number(range[1]) ? fmtExact(range[0]) : t("pj.numeric_range", { low: fmtExact(range[0]), high: fmtExact(range[1]) });
+  } else {
+    return "";
+  }
+  return unit ? t("pj.with_unit", { value: text, unit }) : text;
+}
+
+/**
+ * Decimals that tell a histogram's bin edges apart (width 0.02 needs 2, width 5 needs none),
+ * so labels are as short as they can be and still differ.
+ */
+export function binDecimals(bins) {
+  const edges = (bins || []).flatMap((b) => [Number(b.low), Number(b.high)]).filter(Number.isFinite);
+  if (edges.length < 2) return 0;
+  const width = Math.abs(edges[1] - edges[0]) || 1;
+  for (let d = 0; d <= 6; d += 1) {
+    const scale = 10 ** d;
+    if (edges.every((e) => Math.abs(Math.round(e * scale) / scale - e) <= width / 100)) return d;
+  }
+  return 6;
+}
+
+/** A histogram bin's range as a short label in the page's locale ("6.9–7.1"). */
+export function binLabel(bin, decimals) {
+  const f = (v) => formatNumber(v, { maximumFractionDigits: decimals, minimumFractionDigits: 0 });
+  return t("chart.range", { from: f(bin.low), to: f(bin.high) });
+}
+
+/** True if a bin [low, high] overlaps the right range [a, b]. */
+export function binInRange(bin, range) {
+  if (!Array.isArray(range) || range.length !== 2) return false;
+  return Number(bin.low) <= Number(range[1]) && Number(bin.high) >= Number(range[0]);
 }

@@ -3,17 +3,26 @@ import {
   $,
   announce,
   BarChart,
+  binDecimals,
+  binInRange,
+  binLabel,
   bindConnectionStatus,
+  correctKeySet,
   Countdown,
   el,
   fmtAgo,
   fmtClock,
   fmtCountdown,
   fmtScore,
-  optionKeys,
+  foldAnswer,
+  keyLabel,
+  numericAnswerText,
+  pointsText,
+  questionKeys,
   ReconnectingSocket,
   ServerClock,
   setChildren,
+  setRenderedHtml,
   setText,
   tEl,
   toEpochMs,
@@ -26,13 +35,23 @@ import { formatDuration, formatNumber, hasKey, initPageLanguage, setT, t } from 
 const LANGUAGE_KEY = "quizctl.language.instructor";
 
 const SESSION_STATES = new Set(["lobby", "question_open", "question_closed", "between_questions", "finished"]);
+const OPEN_STATES = new Set(["question_open", "question_paused"]);
 
 function stateLabel(state) {
+  if (state === "question_paused") return t("dash.state_paused");
   return SESSION_STATES.has(state) ? t(`state.${state}`) : state || "—";
 }
 
+// Refusals of the pacing commands, by code (the catalog's errors.* keys are the student page's).
+const COMMAND_ERRORS = {
+  not_paused: "dash.error_not_paused",
+  already_paused: "dash.error_already_paused",
+  bad_seconds: "controls.bad_seconds",
+};
+
 /** The text for a refusal: the catalog's for a known code, else the server's own words. */
 function errorText(code, serverMessage) {
+  if (code && COMMAND_ERRORS[code]) return t(COMMAND_ERRORS[code]);
   if (code && hasKey(`errors.${code}`)) return t(`errors.${code}`);
   return serverMessage || t("dash.refused");
 }
@@ -47,9 +66,14 @@ const D = {
   presence: [],
   presenceIdx: null,
   orphans: [],
-  questions: new Map(), // idx -> {text, options, time_limit}
+  roster: null, // {notJoined, refused} when the session has a class list
+  questions: new Map(), // idx -> the question_open message (text, type, options, ...)
   asked: new Set(), // question indexes already opened (a question opens once per session)
   mode: "none", // none | open | closed
+  paused: false,
+  skipped: false,
+  remainingMs: 0,
+  waitingExtra: 0,
   histogram: null,
   reveal: null,
   leaderboard: [],
@@ -133,6 +157,12 @@ function onMessage(msg, receivedAt) {
       return onPresence(msg);
     case "question_open":
       return onQuestionOpen(msg, receivedAt);
+    case "question_paused":
+    case "question_resumed":
+    case "question_extended":
+      return onQuestionTiming(msg, receivedAt);
+    case "question_skipped":
+      return onQuestionSkipped(msg);
     case "live_histogram":
       return onLiveHistogram(msg);
     case "question_closed":
@@ -173,6 +203,9 @@ function onState(msg) {
     D.mode = "none";
     D.histogram = null;
     D.reveal = null;
+    D.skipped = false;
+    D.paused = false;
+    D.waitingExtra = 0;
     countdown.stop();
     renderQuestion();
     renderLeaderboard([]);
@@ -180,12 +213,14 @@ function onState(msg) {
   setState(msg.state, idx === undefined ? D.currentIdx : idx);
 }
 
-// Optional extension: the server may answer a command with its status.
+// The server answers every command with its status: the state, the questions asked.
 function onCommandResult(msg) {
   const r = msg.result;
   if (!r || typeof r !== "object") return;
   if (r.question_count) D.totalQuestions = Number(r.question_count);
   if (Array.isArray(r.questions_asked)) D.asked = new Set(r.questions_asked.map(Number));
+  if (typeof r.waiting_for_extra_time === "number") D.waitingExtra = r.waiting_for_extra_time;
+  if (typeof r.state === "string" && r.state !== D.state) setState(r.state, r.current_question_idx ?? D.currentIdx);
   renderControls();
 }
 
@@ -200,8 +235,10 @@ function onPresence(msg) {
   D.presence = msg.rows || [];
   D.presenceIdx = msg.current_question_idx ?? null;
   D.orphans = msg.orphan_duplicate_joins || [];
+  D.roster = Array.isArray(msg.not_joined) ? { notJoined: msg.not_joined, refused: msg.refused_joins || [] } : null;
   scheduleRender("presence");
   scheduleRender("orphans");
+  scheduleRender("roster");
   renderControls();
 }
 
@@ -214,6 +251,7 @@ function nextDescription() {
     case "lobby":
       return t("next.start");
     case "question_open":
+    case "question_paused":
       if (total !== null && idx !== null && idx + 1 >= total) return t("next.close_and_finish");
       return idx === null ? t("next.close_and_open_next") : t("next.close_and_open", { n: idx + 2 });
     case "question_closed":
@@ -229,9 +267,12 @@ function nextDescription() {
 
 function renderControls() {
   const connected = !!(sock && sock.isOpen);
+  const open = OPEN_STATES.has(D.state);
+  const finished = D.state === "finished";
   setText("st-state", stateLabel(D.state));
   const total = D.totalQuestions;
   const totalText = total ? formatNumber(total) : "?";
+  // Question numbers are 1-based wherever a person reads them; the wire's are 0-based.
   setText(
     "st-question",
     D.currentIdx === null || D.currentIdx === undefined
@@ -239,24 +280,37 @@ function renderControls() {
       : t("status.question_of", { n: D.currentIdx + 1, total: totalText }),
   );
   setText("st-participants", formatNumber(D.participantCount));
-  setT("q-empty", D.state === "finished" ? "current.over" : "current.empty");
+  setT("q-empty", finished ? "current.over" : "current.empty");
   const connectedCount = D.presence.reduce((a, r) => a + (r.connected ? 1 : 0), 0);
   setText("st-connected", formatNumber(connectedCount));
   const answered = D.presence.reduce((a, r) => a + (r.answered_current ? 1 : 0), 0);
   setText(
     "st-answered",
-    D.state === "question_open" || D.state === "question_closed" ? t("status.answered_of", { count: answered, total: D.presence.length }) : "—",
+    open || D.state === "question_closed" ? t("status.answered_of", { count: answered, total: D.presence.length }) : "—",
   );
+  const waiting = open ? D.waitingExtra : 0;
+  if (waiting > 0) setT("st-waiting", "dash.waiting_extra", { count: waiting });
+  $("st-waiting").hidden = waiting === 0;
 
   const next = $("btn-next");
-  setT(next, D.state === "lobby" ? "controls.start" : D.state === "finished" ? "controls.finished" : "controls.next");
-  next.disabled = !connected || D.state === "finished" || D.state === null;
+  setT(next, D.state === "lobby" ? "controls.start" : finished ? "controls.finished" : "controls.next");
+  next.disabled = !connected || finished || D.state === null;
   setText("next-hint", nextDescription());
-  $("btn-close").disabled = !connected || D.state !== "question_open";
+  $("btn-close").disabled = !connected || !open;
+  const pause = $("btn-pause");
+  setT(pause, D.state === "question_paused" ? "controls.resume" : "controls.pause");
+  pause.disabled = !connected || !open;
+  $("btn-extend30").disabled = !connected || !open;
+  $("btn-extend").disabled = !connected || !open;
+  $("extend-seconds").disabled = !connected || !open;
+  $("btn-skip").disabled = !connected || !open;
   $("btn-board").disabled = !connected || D.state !== "question_closed";
-  $("btn-end").disabled = !connected || D.state === "finished" || D.state === null;
+  $("btn-end").disabled = !connected || finished || D.state === null;
   $("btn-reset").disabled = !connected;
-  $("btn-open").disabled = !connected;
+  // A finished session opens nothing more (reset it first).
+  $("btn-open").disabled = !connected || finished;
+  $("open-number").disabled = finished;
+  $("open-limit").disabled = finished;
 
   const num = $("open-number");
   if (total) {
@@ -289,6 +343,21 @@ function hideError() {
 
 $("btn-next").addEventListener("click", () => send({ type: "next" }));
 $("btn-close").addEventListener("click", () => send({ type: "close_question" }));
+$("btn-pause").addEventListener("click", () => send({ type: D.state === "question_paused" ? "resume" : "pause" }));
+$("btn-extend30").addEventListener("click", () => send({ type: "extend", seconds: 30 }));
+$("extend-form").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  const seconds = Number($("extend-seconds").value);
+  if (!Number.isInteger(seconds) || seconds < 1 || seconds > 3600) {
+    showError(t("controls.bad_seconds"));
+    $("extend-seconds").focus();
+    return;
+  }
+  send({ type: "extend", seconds });
+});
+$("btn-skip").addEventListener("click", () => {
+  if (window.confirm(t("controls.confirm_skip"))) send({ type: "skip" });
+});
 // Extension beyond PROTOCOL.md's list: question_closed → between_questions.
 $("btn-board").addEventListener("click", () => send({ type: "show_leaderboard" }));
 $("btn-end").addEventListener("click", () => {
@@ -329,24 +398,75 @@ $("open-form").addEventListener("submit", (ev) => {
 // ------------------------------------------------------------------ current question
 
 const bars = new BarChart($("q-bars"), { showPercent: true });
+const distBars = new BarChart($("q-dist"));
+
+// A screen reader hears the countdown at a few thresholds, not every second.
+const TIME_ANNOUNCEMENTS = [30000, 10000];
+let announced = new Set();
 
 const countdown = new Countdown(
   (ms) => {
     setText("q-timer", fmtCountdown(ms));
     $("q-timer-wrap").classList.toggle("urgent", ms > 0 && ms <= 5000);
+    for (const threshold of TIME_ANNOUNCEMENTS) {
+      if (ms <= threshold && ms > threshold - 1500 && !announced.has(threshold)) {
+        announced.add(threshold);
+        announce(t("dash.time_left", { count: threshold / 1000 }));
+      }
+    }
   },
   () => {},
 );
 
+/** Start, stop or freeze the countdown as the question's timing says. */
+function syncCountdown(remainingMs, receivedAt) {
+  D.remainingMs = Math.max(0, Number(remainingMs) || 0);
+  if (D.mode === "open" && !D.paused) {
+    countdown.start(D.remainingMs, receivedAt);
+  } else {
+    countdown.stop();
+    if (D.paused) setText("q-timer", fmtCountdown(D.remainingMs));
+  }
+}
+
 function onQuestionOpen(msg, receivedAt) {
   const idx = Number(msg.question_idx);
-  D.questions.set(idx, { text: msg.text ?? "", options: msg.options || {}, time_limit: msg.time_limit });
+  D.questions.set(idx, msg);
   D.mode = "open";
   D.reveal = null;
+  D.skipped = false;
+  D.paused = msg.paused === true;
+  D.waitingExtra = 0;
   D.asked.add(idx);
+  announced = new Set();
   if (!D.histogram || D.histogram.question_idx !== idx) D.histogram = null;
-  setState("question_open", idx);
-  countdown.start(msg.remaining_ms ?? Number(msg.time_limit) * 1000, receivedAt);
+  setState(D.paused ? "question_paused" : "question_open", idx);
+  syncCountdown(msg.remaining_ms ?? Number(msg.time_limit) * 1000, receivedAt);
+  renderQuestion();
+}
+
+/** Paused, resumed or extended: the new limit and what is left. */
+function onQuestionTiming(msg, receivedAt) {
+  const idx = Number(msg.question_idx);
+  const q = D.questions.get(idx);
+  if (q && msg.time_limit !== undefined) q.time_limit = msg.time_limit;
+  if (idx !== D.currentIdx || D.mode !== "open") return;
+  D.paused = msg.paused === true;
+  if (msg.type === "question_extended") D.waitingExtra = 0;
+  setState(D.paused ? "question_paused" : "question_open", idx);
+  syncCountdown(msg.remaining_ms, receivedAt);
+  renderQuestion();
+}
+
+function onQuestionSkipped(msg) {
+  const idx = Number(msg.question_idx);
+  D.mode = "closed";
+  D.skipped = true;
+  D.paused = false;
+  D.reveal = null;
+  D.waitingExtra = 0;
+  countdown.stop();
+  setState("question_closed", idx);
   renderQuestion();
 }
 
@@ -354,22 +474,86 @@ function onLiveHistogram(msg) {
   D.histogram = {
     question_idx: Number(msg.question_idx),
     counts: msg.histogram || {},
+    distribution: msg.distribution || null,
     submitted: msg.submitted_count,
     total: msg.total_count,
   };
-  if (D.mode === "open" && Number(msg.question_idx) === D.currentIdx) renderQuestion();
+  if (Number(msg.question_idx) === D.currentIdx && D.mode === "open") {
+    D.waitingExtra = Number(msg.waiting_for_extra_time) || 0;
+    renderControls();
+    renderQuestion();
+  }
 }
 
 function onQuestionClosed(msg) {
   const idx = Number(msg.question_idx);
   D.mode = "closed";
-  D.reveal = { question_idx: idx, correct: msg.correct, explanation: msg.explanation || "" };
+  D.skipped = false;
+  D.paused = false;
+  D.waitingExtra = 0;
+  D.reveal = {
+    question_idx: idx,
+    correct: msg.correct,
+    explanation: msg.explanation || "",
+    explanation_html: msg.explanation_html || "",
+  };
   const counts = msg.histogram || {};
-  const submitted = ["A", "B", "C", "D"].reduce((a, k) => a + (Number(counts[k]) || 0), 0);
-  D.histogram = { question_idx: idx, counts, submitted, total: submitted + (Number(counts.missed) || 0) };
+  D.histogram = {
+    question_idx: idx,
+    counts,
+    distribution: msg.distribution || null,
+    submitted: answeredCount(idx, counts, msg.distribution),
+    total: null,
+  };
   countdown.stop();
   setState("question_closed", idx);
   renderQuestion();
+}
+
+/**
+ * How many answered the closed question: the option counts of a single-answer question, the
+ * numbers given to a numeric one; otherwise the last live count, or the students marked
+ * as having answered it.
+ */
+function answeredCount(idx, counts, distribution) {
+  const q = D.questions.get(idx);
+  const type = q ? q.question_type || "single" : "single";
+  if (q && questionKeys(q).length && type !== "multiple") {
+    return questionKeys(q).reduce((a, k) => a + (Number(counts[k]) || 0), 0);
+  }
+  if (type === "numeric" && distribution && Number.isFinite(Number(distribution.count))) return Number(distribution.count);
+  if (D.histogram && D.histogram.question_idx === idx && Number.isFinite(Number(D.histogram.submitted))) return Number(D.histogram.submitted);
+  return D.presenceIdx === idx ? D.presence.reduce((a, r) => a + (r.answered_current ? 1 : 0), 0) : 0;
+}
+
+const TYPE_KEYS = {
+  single: "dash.type_single",
+  multiple: "dash.type_multiple",
+  true_false: "dash.type_true_false",
+  numeric: "dash.type_numeric",
+  text: "dash.type_text",
+  poll: "dash.type_poll",
+};
+
+function isOpenPoll(q) {
+  return q.question_type === "poll" && (q.open === true || questionKeys(q).length === 0);
+}
+
+/** The right answer in words, per type: "B: 4", "B; D", "True", "7 ± 0.5 m", the accepted texts. */
+function correctText(q, reveal) {
+  const type = q.question_type || "single";
+  const correct = reveal.correct;
+  if (type === "poll") return t("dash.no_correct_poll");
+  if (type === "numeric") return numericAnswerText(correct, q.unit || "");
+  if (type === "text") return Array.isArray(correct) ? correct.join(" · ") : "";
+  const keys = Array.from(correctKeySet(type, correct));
+  if (type === "true_false") return keys.map((k) => keyLabel(type, k)).join(", ");
+  return keys
+    .map((k) => {
+      const text = q.options ? q.options[k] : undefined;
+      return text === undefined ? k : t("common.option", { key: k, text });
+    })
+    .join("; ");
 }
 
 function renderQuestion() {
@@ -378,63 +562,135 @@ function renderQuestion() {
   $("q-empty").hidden = !!show;
   $("q-body").hidden = !show;
   $("q-timer-wrap").hidden = D.mode !== "open";
+  $("q-paused").hidden = !(D.mode === "open" && D.paused);
   if (!show) return;
-  const keys = optionKeys(q.options);
-  const correct = D.mode === "closed" && D.reveal ? D.reveal.correct : null;
+  const type = q.question_type || "single";
+  const keys = questionKeys(q);
+  const closed = D.mode === "closed";
+  const right = closed && D.reveal ? correctKeySet(type, D.reveal.correct) : new Set();
   const counter = D.totalQuestions
     ? t("question.counter", { n: D.currentIdx + 1, total: D.totalQuestions })
     : t("question.counter_open_end", { n: D.currentIdx + 1 });
-  setText(
-    "q-meta",
-    t("current.meta", {
-      counter,
-      limit: formatDuration(q.time_limit),
-      status: t(D.mode === "open" ? "current.status_open" : "current.status_closed"),
-    }),
-  );
-  setText("q-text", q.text);
+  const status = D.skipped ? "dash.status_skipped" : closed ? "current.status_closed" : D.paused ? "dash.status_paused" : "current.status_open";
+  const kind = t(isOpenPoll(q) ? "dash.type_open_poll" : TYPE_KEYS[type] || "dash.type_single");
+  const weighted = q.scored !== false && Number(q.points) && Number(q.points) !== 1;
+  const limit = weighted ? `${pointsText(Number(q.points))} · ${formatDuration(q.time_limit)}` : formatDuration(q.time_limit);
+  setText("q-meta", t("current.meta", { counter: `${counter} · ${kind}`, limit, status: t(status) }));
+  const contentKey = `${D.currentIdx}:${q.opened_at_server_ts}`;
+  if ($("q-text").dataset.key !== contentKey) {
+    $("q-text").dataset.key = contentKey;
+    setRenderedHtml($("q-text"), q.text_html, q.text ?? "");
+    const img = $("q-img");
+    if (q.image && typeof q.image.url === "string") {
+      img.src = q.image.url;
+      img.alt = String(q.image.alt || "");
+    } else {
+      img.removeAttribute("src");
+      img.alt = "";
+    }
+    $("q-figure").hidden = !(q.image && q.image.url);
+  }
+  $("q-skipped").hidden = !D.skipped;
+  const waiting = D.mode === "open" && !D.paused ? D.waitingExtra : 0;
+  if (waiting > 0) setT("q-waiting", "dash.waiting_extra", { count: waiting });
+  $("q-waiting").hidden = waiting === 0;
+
   setChildren(
     $("q-options"),
-    keys.map((k) =>
-      el(
+    keys.map((k) => {
+      const text = el("span", { dir: "auto", class: "q-option-text" });
+      if (type === "true_false") setText(text, keyLabel(type, k));
+      else setRenderedHtml(text, q.options_html && q.options_html[k], q.options[k]);
+      return el(
         "li",
-        { class: `q-option${k === correct ? " is-correct" : ""}` },
-        el("span", { class: `opt-letter opt-${k}`, "aria-hidden": "true" }, k),
-        el("span", { class: "visually-hidden" }, `${k}: `),
-        el("span", { dir: "auto" }, q.options[k]),
-        k === correct ? tEl("span", { class: "correct-badge" }, "current.correct_badge") : null,
-      ),
-    ),
+        { class: `q-option${right.has(k) ? " is-correct" : ""}` },
+        type === "true_false" ? null : el("span", { class: `opt-letter opt-${k}`, "aria-hidden": "true" }, k),
+        el("span", { class: "visually-hidden" }, `${keyLabel(type, k)}: `),
+        text,
+        right.has(k) ? tEl("span", { class: "correct-badge" }, "current.correct_badge") : null,
+      );
+    }),
   );
+
   const h = D.histogram && D.histogram.question_idx === D.currentIdx ? D.histogram : null;
   const counts = h ? h.counts : {};
-  const items = keys.map((k) => ({
-    key: k,
-    label: k,
-    count: counts[k] || 0,
-    className: `bar-${k}${k === correct ? " bar-correct" : ""}`,
-    note: k === correct ? t("current.correct_note") : "",
-  }));
+  if (keys.length) {
+    const items = keys.map((k) => ({
+      key: k,
+      label: keyLabel(type, k),
+      count: counts[k] || 0,
+      className: `bar-${k}${right.has(k) ? " bar-correct" : ""}`,
+      note: right.has(k) ? t("current.correct_note") : "",
+    }));
+    if (D.mode === "open") items.push({ key: "pending", label: t("current.pending"), count: counts.pending || 0, className: "bar-muted" });
+    else items.push({ key: "missed", label: t("current.missed"), count: counts.missed || 0, className: "bar-muted" });
+    bars.update(items);
+  } else {
+    bars.update([]);
+  }
+  $("q-bars").hidden = keys.length === 0;
   if (D.mode === "open") {
-    items.push({ key: "pending", label: t("current.pending"), count: counts.pending || 0, className: "bar-muted" });
     const pending = Number(counts.pending) || 0;
     setText(
       "q-counts",
       h ? t("current.counts_open", { count: Number(h.submitted) || 0, total: Number(h.total) || 0, pending }) : t("current.waiting"),
     );
   } else {
-    items.push({ key: "missed", label: t("current.missed"), count: counts.missed || 0, className: "bar-muted" });
-    setText("q-counts", h ? t("current.counts_closed", { count: Number(h.submitted) || 0, missed: Number(counts.missed) || 0 }) : "");
+    setText("q-counts", h && !D.skipped ? t("current.counts_closed", { count: Number(h.submitted) || 0, missed: Number(counts.missed) || 0 }) : "");
   }
-  bars.update(items);
+  renderDistribution(q, type, h, closed);
+
   const reveal = $("q-reveal");
-  reveal.hidden = D.mode !== "closed" || !D.reveal;
-  if (D.reveal) {
-    const text = q.options[D.reveal.correct];
-    setText("q-correct", text === undefined ? D.reveal.correct : t("common.option", { key: D.reveal.correct, text }));
-    setText("q-explanation", D.reveal.explanation);
+  reveal.hidden = !closed || !D.reveal || D.skipped;
+  if (D.reveal && closed && !D.skipped) {
+    setText("q-correct", correctText(q, D.reveal));
+    setRenderedHtml($("q-explanation"), D.reveal.explanation_html, D.reveal.explanation);
     $("q-explanation").hidden = !D.reveal.explanation;
   }
+}
+
+/**
+ * The spread of the answers for the types without options, live and at the reveal: a
+ * numeric question's histogram (bins with the right range marked: the instructor may see
+ * it), the most frequent texts (accepted ones marked at the reveal).
+ */
+function renderDistribution(q, type, h, closed) {
+  const dist = h && h.distribution ? h.distribution : null;
+  const note = $("q-dist-note");
+  let items = [];
+  let noteText = "";
+  if (type === "numeric" && dist && Array.isArray(dist.bins)) {
+    const decimals = binDecimals(dist.bins);
+    const range = closed && D.reveal && D.reveal.correct && D.reveal.correct.range ? D.reveal.correct.range : dist.right;
+    items = dist.bins.map((b, i) => {
+      const right = binInRange(b, range);
+      return {
+        key: String(i),
+        label: binLabel(b, decimals),
+        count: b.count,
+        className: right ? "bar-correct" : "",
+        note: right ? t("dash.in_range") : "",
+      };
+    });
+    if (Array.isArray(dist.right)) noteText = t("dash.right_range", { range: numericAnswerText({ range: dist.right }, q.unit || "") });
+  } else if ((type === "text" || isOpenPoll(q)) && dist && Array.isArray(dist.top)) {
+    const accepted = closed && D.reveal && Array.isArray(D.reveal.correct) ? new Set(D.reveal.correct.map(foldAnswer)) : new Set();
+    items = dist.top.map((e, i) => {
+      const right = typeof e.correct === "boolean" ? e.correct && closed : accepted.has(foldAnswer(e.text));
+      return {
+        key: String(i),
+        label: e.text,
+        count: e.count,
+        className: right ? "bar-correct" : "",
+        note: right ? t("current.correct_note") : "",
+      };
+    });
+    if (Number(dist.distinct) > 0) noteText = t("pj.distinct", { count: Number(dist.distinct) });
+  }
+  distBars.update(items);
+  $("q-dist").hidden = items.length === 0;
+  setText(note, noteText);
+  note.hidden = !noteText;
 }
 
 // ------------------------------------------------------------------ leaderboard
@@ -502,6 +758,54 @@ function renderOrphans() {
   }
   $("orphan-list").replaceChildren(frag);
   $("orphan-empty").hidden = D.orphans.length > 0;
+}
+
+// ------------------------------------------------------------------ roster
+
+/** Where a refused join came from: the address in `{"from": "address user-agent"}`. */
+function attemptAddress(detail) {
+  let from = "";
+  try {
+    const parsed = typeof detail === "string" ? JSON.parse(detail) : detail;
+    from = parsed && typeof parsed.from === "string" ? parsed.from : "";
+  } catch {
+    from = typeof detail === "string" ? detail : "";
+  }
+  const space = from.indexOf(" ");
+  return { address: space > 0 ? from.slice(0, space) : from, agent: space > 0 ? from.slice(space + 1) : "" };
+}
+
+/** With a class list: who has not joined yet, and the IDs refused for not being on it. */
+function renderRoster() {
+  const roster = D.roster;
+  $("roster-panel").hidden = !roster;
+  if (!roster) return;
+  const notJoined = roster.notJoined || [];
+  setText("not-joined-count", formatNumber(notJoined.length));
+  $("not-joined-count").setAttribute("aria-label", t("presence.not_joined_count", { count: notJoined.length }));
+  setChildren(
+    $("not-joined-list"),
+    notJoined.map((s) => el("li", null, el("bdi", { class: "lobby-name" }, s.name || ""), " ", el("bdi", { class: "muted mono" }, s.student_id))),
+  );
+  $("not-joined-list").hidden = notJoined.length === 0;
+  $("not-joined-empty").hidden = notJoined.length > 0;
+  const refused = (roster.refused || []).slice().sort((a, b) => (toEpochMs(b.latest_ts) || 0) - (toEpochMs(a.latest_ts) || 0));
+  setChildren(
+    $("refused-body"),
+    refused.map((r) => {
+      const { address, agent } = attemptAddress(r.latest_detail);
+      return el(
+        "tr",
+        null,
+        el("td", { class: "mono" }, el("bdi", null, r.student_id)),
+        el("td", null, fmtClock(toEpochMs(r.latest_ts))),
+        el("td", { class: "num" }, formatNumber(Number(r.count) || 0)),
+        el("td", { class: "mono", title: agent || null }, address || "—"),
+      );
+    }),
+  );
+  $("refused-wrap").hidden = refused.length === 0;
+  $("refused-empty").hidden = refused.length > 0;
 }
 
 // ------------------------------------------------------------------ presence table
@@ -749,6 +1053,7 @@ function scheduleRender(what) {
       if (w === "presence") renderPresence();
       else if (w === "lobby") renderLobby();
       else if (w === "orphans") renderOrphans();
+      else if (w === "roster") renderRoster();
     }
   });
 }
@@ -764,6 +1069,7 @@ function onLanguageChange() {
   renderLeaderboard(D.leaderboard || []);
   renderLobby();
   renderOrphans();
+  renderRoster();
   scheduleRender("presence");
 }
 

@@ -15,7 +15,7 @@ import {
   richNodes,
   roundScore,
   setChildren,
-  setRichContent,
+  setRenderedHtml,
   setText,
   tEl,
   wsUrl,
@@ -518,7 +518,7 @@ function renderExtraTime(q) {
 
 function renderQuestion(q) {
   setT("question-count", ...counter(q.idx));
-  if (q.textHtml) setRichContent("question-text", q.textHtml);
+  if (q.textHtml) setRenderedHtml("question-text", q.textHtml);
   else setText("question-text", q.text);
   const image = q.image && q.image.url ? el("img", { class: "question-image", src: q.image.url, alt: q.image.alt || "" }) : null;
   setChildren($("question-figure"), image ? el("figure", { class: "question-figure" }, image) : null);
@@ -1015,7 +1015,7 @@ function renderReveal(msg) {
   pointsNode.hidden = poll;
   if (!poll) setT(pointsNode, "reveal.points", { count: roundScore(msg.your_points ?? msg.your_score ?? 0) });
   setT("reveal-count", ...counter(idx));
-  if (q && q.textHtml) setRichContent("reveal-question", q.textHtml);
+  if (q && q.textHtml) setRenderedHtml("reveal-question", q.textHtml);
   else setText("reveal-question", q ? q.text : "");
 
   const correct = poll ? null : correctNodes(q, msg.correct);
@@ -1032,7 +1032,7 @@ function renderReveal(msg) {
     setT("reveal-score", "reveal.score_value", { percent: formatPercent(Number(msg.your_score) || 0), count: roundScore(possible) });
   }
   setRank("reveal-rank", msg.your_rank, msg.your_total);
-  if (msg.explanation_html) setRichContent("reveal-explanation", msg.explanation_html);
+  if (msg.explanation_html) setRenderedHtml("reveal-explanation", msg.explanation_html);
   else setText("reveal-explanation", msg.explanation || "");
   $("reveal-explanation-wrap").hidden = !(msg.explanation_html || msg.explanation);
   renderResults(q, msg);

@@ -615,10 +615,10 @@ def test_question_content_that_looks_like_markup_stays_inert(
     # DOMParser's script-less document, so CSP reports are expected here; nothing may run.)
     leftover = student.evaluate(
         """async () => {
-            const { setRichContent } = await import("/static/common.js");
+            const { setRenderedHtml } = await import("/static/common.js");
             const box = document.createElement("div");
             document.body.append(box);
-            setRichContent(box, '<p onclick="alert(1)" style="color:red">ok <a href="javascript:alert(2)">link</a></p>'
+            setRenderedHtml(box, '<p onclick="alert(1)" style="color:red">ok <a href="javascript:alert(2)">link</a></p>'
                 + '<img src=x onerror="alert(3)"><script>alert(4)</script>'
                 + '<iframe srcdoc="<script>alert(5)</script>"></iframe>'
                 + '<math><mi href="javascript:alert(6)">x</mi></math><svg onload="alert(7)"></svg>');
