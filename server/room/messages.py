@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable
+from itertools import islice
 from typing import Any, NotRequired, TypedDict
 
 from server.quiz.pool import Pool
@@ -208,7 +209,7 @@ def live_histogram(
         "type": "live_histogram",
         "question_idx": asked.question_idx,
         "histogram": {**histogram(asked), "pending": pending},
-        "distribution": asked.tally.distribution(),
+        "distribution": asked.tally.distribution(revealed=True),  # the instructor's eyes only
         "submitted_count": submitted,
         "total_count": submitted + asked.missed_count + pending,
         "waiting_for_extra_time": waiting_for_extra_time,
@@ -355,6 +356,9 @@ def presence_delta(
     return delta
 
 
+NEWEST_NAMES = 12
+
+
 def projector_state(
     record: SessionRecord,
     *,
@@ -388,7 +392,7 @@ def projector_state(
         shown = not is_open or question.shows_live_results
         live = {
             "counts": counts["histogram"] if shown else None,
-            "distribution": asked.tally.distribution() if shown else None,
+            "distribution": asked.tally.distribution(revealed=not is_open) if shown else None,
             "submitted_count": counts["submitted_count"],
             "total_count": counts["total_count"],
         }
@@ -417,6 +421,8 @@ def projector_state(
             (p.total_units for p in record.participants.values()), pool.possible_units
         ),
         "leaderboard": [leaderboard_row(r, p) for r, p in top10],
+        # The lobby's "just joined": participants are kept in join order, so this is O(NEWEST_NAMES).
+        "newest_names": [p.name for p in islice(reversed(record.participants.values()), NEWEST_NAMES)],
         "waiting_for_extra_time": waiting_for_extra_time,
         "server_ts": now_ms,
     }
@@ -477,7 +483,7 @@ def reveal_fields(question: Question, asked: AskedQuestion) -> dict[str, Any]:
         "explanation": question.explanation.source,
         "explanation_html": question.explanation.html,
         "histogram": histogram(asked),
-        "distribution": asked.tally.distribution(),
+        "distribution": asked.tally.distribution(revealed=True),
     }
 
 
