@@ -8,6 +8,7 @@ shares one serialized prefix and appends each student's own fields (`PersonalBro
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Iterable
 from itertools import islice
 from typing import Any, NotRequired, TypedDict
@@ -20,6 +21,21 @@ from server.session.model import AskedQuestion, DuplicateJoinLog, Participant, S
 
 _encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 dumps = _encoder.encode
+
+
+def scalar(value: Any) -> str:
+    """`dumps(value)`; a number, a boolean or None without the encoder's machinery (per student, per reveal)."""
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if type(value) is int:
+        return int.__repr__(value)
+    if type(value) is float and math.isfinite(value):
+        return float.__repr__(value)
+    return dumps(value)
 
 Ranked = list[tuple[int, Participant]]
 RankOf = Callable[[Participant], "int | None"]
@@ -230,7 +246,7 @@ def full_leaderboard(ranked: Ranked) -> dict[str, Any]:
 
 def personal_fields(rank: int | None, participant: Participant) -> str:
     """`,"your_rank":..,"your_total":..` to splice into a pre-serialized broadcast."""
-    return f',"your_rank":{dumps(rank)},"your_total":{dumps(units_to_score(participant.total_units))}'
+    return f',"your_rank":{scalar(rank)},"your_total":{scalar(units_to_score(participant.total_units))}'
 
 
 def response_time_distribution(asked: AskedQuestion) -> dict[str, Any]:
@@ -495,10 +511,10 @@ def reveal(question: Question, asked: AskedQuestion, top5: Ranked, rank_of: Rank
         mine = participant.submissions.get(asked.question_idx)
         answer = question.answer_json(mine.answer) if mine is not None and mine.answer is not None else None
         return (
-            f',"your_answer":{dumps(answer)}'
-            f',"your_score":{dumps(points_to_score(mine.points) if mine else 0)}'
-            f',"your_points":{dumps(units_to_score(mine.units) if mine else 0)}'
-            f',"your_correct":{dumps(bool(mine and mine.correct))}'
+            f',"your_answer":{scalar(answer)}'
+            f',"your_score":{scalar(points_to_score(mine.points) if mine else 0)}'
+            f',"your_points":{scalar(units_to_score(mine.units) if mine else 0)}'
+            f',"your_correct":{scalar(bool(mine and mine.correct))}'
         )
 
     return PersonalBroadcast(common, "top5", top5, rank_of, fields)
