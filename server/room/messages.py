@@ -7,8 +7,6 @@ shares one serialized prefix and appends each student's own fields (`PersonalBro
 
 from __future__ import annotations
 
-import json
-import math
 from collections.abc import Callable, Iterable
 from itertools import islice
 from typing import Any, NotRequired, TypedDict
@@ -16,26 +14,9 @@ from typing import Any, NotRequired, TypedDict
 from server.quiz.pool import Pool
 from server.quiz.scoring import points_to_score, units_to_score
 from server.quiz.types.base import Question
+from server.room.json_text import dumps, scalar
 from server.session.machine import SessionState
 from server.session.model import AskedQuestion, DuplicateJoinLog, Participant, SessionRecord, Submission
-
-_encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
-dumps = _encoder.encode
-
-
-def scalar(value: Any) -> str:
-    """`dumps(value)`; a number, a boolean or None without the encoder's machinery (per student, per reveal)."""
-    if value is None:
-        return "null"
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
-    if type(value) is int:
-        return int.__repr__(value)
-    if type(value) is float and math.isfinite(value):
-        return float.__repr__(value)
-    return dumps(value)
 
 Ranked = list[tuple[int, Participant]]
 RankOf = Callable[[Participant], "int | None"]
