@@ -1,13 +1,13 @@
 #!/usr/bin/env python3
-"""Run the load benchmark at N = 500, 2,000 and 5,000 students, each against a fresh server.
+"""Run the load benchmark at N = 500, 2,000, 5,000 and 10,000 students, each against a fresh server.
 
-For each N: start `quizctl serve pools/demo.json --port 0 --data-dir <fresh tmp dir>`,
+For each N: start `quizctl serve pools/sorting.json --port 0 --data-dir <fresh tmp dir>`,
 read the port from its stdout and the instructor token from DATA_DIR/admin.token, run
 `bench/loadgen.py` (5 questions, spread 3 s, joins at 200/s) in its own process, stop
 the server with SIGINT, and finally print one row per N plus a check against the
-targets of issue 5. Loopback only; every step has a time bound.
+targets of issues 5 and 14. Loopback only; every step has a time bound.
 
-    python bench/run_all.py                      # 500, 2000, 5000
+    python bench/run_all.py                      # 500, 2000, 5000, 10000
     python bench/run_all.py --students 500,1000  # other sizes
     python bench/run_all.py --json results.json  # keep the raw results
 """

@@ -159,7 +159,6 @@ def gradebook_rows(sessions: Sequence[SessionGrades], roster: Roster | None, lms
     cells = [[_points(session.points.get(student.student_id, 0.0)) for session in ordered] for student in students]
     totals = [sum(row, Decimal(0)) for row in cells]
     possible = [_points(session.points_possible) for session in ordered]
-    possible_total = sum(possible, Decimal(0))
     if lms == "canvas":
         titles = session_titles(ordered, _canvas_safe_title)
     else:
@@ -167,8 +166,7 @@ def gradebook_rows(sessions: Sequence[SessionGrades], roster: Roster | None, lms
             f"{title} (out of {_text(points)})" for title, points in zip(session_titles(ordered), possible, strict=True)
         ]
     titles = [neutralise(title) for title in titles]
-    layout = _LAYOUTS[lms]
-    return layout(titles, possible, possible_total, students, cells, totals)
+    return _layout_rows(_LAYOUTS[lms], titles, possible, students, cells, totals)
 
 
 def session_titles(sessions: Sequence[SessionGrades], transform: Callable[[str], str] = lambda t: t) -> list[str]:
@@ -275,104 +273,69 @@ def _split_name(name: str) -> tuple[str, str]:
 
 # ---------------------------------------------------------------- the four layouts
 
-_Layout = Callable[
-    [list[str], list[Decimal], Decimal, list[_Student], list[list[Decimal]], list[Decimal]], list[list[str]]
-]
+
+@dataclass(frozen=True, slots=True)
+class _Layout:
+    """What one LMS's import wants around the points: a header, a student's identifying cells, the cells after."""
+
+    header: tuple[str, ...]
+    identity: Callable[[_Student], list[str]]
+    after_points: Callable[[Decimal, Decimal], list[str]]  # (student's total, total possible) -> cells
+    total_header: Callable[[Decimal], list[str]]  # total possible -> the header's cells after the sessions
+    points_possible_row: bool = False  # Canvas takes a new assignment's points possible from a row under the header
 
 
-def _plain(
+_LAYOUTS: dict[str, _Layout] = {
+    "plain": _Layout(
+        header=PLAIN_COLUMNS,
+        identity=lambda student: [student.student_id, student.full_name],
+        after_points=lambda total, possible: [_text(total), _text(possible)],
+        total_header=lambda possible: list(PLAIN_TRAILER),
+    ),
+    "canvas": _Layout(
+        header=CANVAS_COLUMNS,
+        # The second cell is Canvas's own user ID: unknown here, and Canvas then matches by SIS User ID.
+        identity=lambda student: [
+            student.canvas_name,
+            "",
+            student.student_id,
+            student.login or student.email,
+            student.section,
+        ],
+        after_points=lambda total, possible: [_text(total)],
+        total_header=lambda possible: [CANVAS_TOTAL],
+        points_possible_row=True,
+    ),
+    "moodle": _Layout(
+        header=MOODLE_COLUMNS,
+        identity=lambda student: [student.student_id, student.email, student.first_name, student.last_name],
+        after_points=lambda total, possible: [_text(total)],
+        total_header=lambda possible: [f"{LMS_TOTAL} (out of {_text(possible)})"],
+    ),
+    "blackboard": _Layout(
+        header=BLACKBOARD_COLUMNS,
+        identity=lambda student: [student.last_name, student.first_name, student.login or student.student_id],
+        after_points=lambda total, possible: [_text(total)],
+        total_header=lambda possible: [f"{LMS_TOTAL} (out of {_text(possible)})"],
+    ),
+}
+
+
+def _layout_rows(
+    layout: _Layout,
     titles: list[str],
     possible: list[Decimal],
-    possible_total: Decimal,
     students: list[_Student],
     cells: list[list[Decimal]],
     totals: list[Decimal],
 ) -> list[list[str]]:
-    rows = [[*PLAIN_COLUMNS, *titles, *PLAIN_TRAILER]]
+    """The header (and Canvas's points-possible row), then one row per student in `layout`."""
+    possible_total = sum(possible, Decimal(0))
+    rows = [[*layout.header, *titles, *layout.total_header(possible_total)]]
+    if layout.points_possible_row:
+        blanks = [""] * (len(layout.header) - 1)
+        rows.append([CANVAS_POINTS_POSSIBLE, *blanks, *map(_text, possible), CANVAS_READ_ONLY])
     for student, row, total in zip(students, cells, totals, strict=True):
-        rows.append(
-            [
-                neutralise(student.student_id),
-                neutralise(student.full_name),
-                *map(_text, row),
-                _text(total),
-                _text(possible_total),
-            ]
-        )
+        identity = [neutralise(cell) for cell in layout.identity(student)]
+        rows.append([*identity, *map(_text, row), *layout.after_points(total, possible_total)])
     return rows
-
-
-def _canvas(
-    titles: list[str],
-    possible: list[Decimal],
-    possible_total: Decimal,
-    students: list[_Student],
-    cells: list[list[Decimal]],
-    totals: list[Decimal],
-) -> list[list[str]]:
-    rows = [
-        [*CANVAS_COLUMNS, *titles, CANVAS_TOTAL],
-        # Canvas takes a new assignment's points possible from this row.
-        [CANVAS_POINTS_POSSIBLE, "", "", "", "", *map(_text, possible), CANVAS_READ_ONLY],
-    ]
-    for student, row, total in zip(students, cells, totals, strict=True):
-        rows.append(
-            [
-                neutralise(student.canvas_name),
-                "",  # Canvas's own user ID: unknown here, and Canvas then matches by SIS User ID
-                neutralise(student.student_id),
-                neutralise(student.login or student.email),
-                neutralise(student.section),
-                *map(_text, row),
-                _text(total),
-            ]
-        )
-    return rows
-
-
-def _moodle(
-    titles: list[str],
-    possible: list[Decimal],
-    possible_total: Decimal,
-    students: list[_Student],
-    cells: list[list[Decimal]],
-    totals: list[Decimal],
-) -> list[list[str]]:
-    rows = [[*MOODLE_COLUMNS, *titles, f"{LMS_TOTAL} (out of {_text(possible_total)})"]]
-    for student, row, total in zip(students, cells, totals, strict=True):
-        rows.append(
-            [
-                neutralise(student.student_id),
-                neutralise(student.email),
-                neutralise(student.first_name),
-                neutralise(student.last_name),
-                *map(_text, row),
-                _text(total),
-            ]
-        )
-    return rows
-
-
-def _blackboard(
-    titles: list[str],
-    possible: list[Decimal],
-    possible_total: Decimal,
-    students: list[_Student],
-    cells: list[list[Decimal]],
-    totals: list[Decimal],
-) -> list[list[str]]:
-    rows = [[*BLACKBOARD_COLUMNS, *titles, f"{LMS_TOTAL} (out of {_text(possible_total)})"]]
-    for student, row, total in zip(students, cells, totals, strict=True):
-        rows.append(
-            [
-                neutralise(student.last_name),
-                neutralise(student.first_name),
-                neutralise(student.login or student.student_id),
-                *map(_text, row),
-                _text(total),
-            ]
-        )
-    return rows
-
-
-_LAYOUTS: dict[str, _Layout] = {"plain": _plain, "canvas": _canvas, "moodle": _moodle, "blackboard": _blackboard}

@@ -366,7 +366,7 @@ class Room:
         self.countdown.start(asked)
         self._send_timed(lambda extra_time: messages.question_open(self.pool, asked, now, extra_time))
         self.views.mark(histogram=True, everyone=True)
-        log.info("question %d open (%d s)", question_idx, time_limit)
+        log.info("question %d open (%d s)", question_idx + 1, time_limit)
         await saved
 
     async def _close_current(self) -> None:
@@ -394,7 +394,10 @@ class Room:
         self._broadcast(self.broadcasts.reveal(asked))
         self.views.mark(histogram=True)
         log.info(
-            "question %d closed: %d answered, %d missed", asked.question_idx, asked.submitted_count, asked.missed_count
+            "question %d closed: %d answered, %d missed",
+            asked.question_idx + 1,
+            asked.submitted_count,
+            asked.missed_count,
         )
 
     async def _skip(self) -> None:
@@ -415,7 +418,7 @@ class Room:
         self.hub.send_to_students(text)
         self.hub.send_to_instructors(text)
         self.views.mark(histogram=True)
-        log.info("question %d skipped", asked.question_idx)
+        log.info("question %d skipped", asked.question_idx + 1)
 
     async def _pause(self) -> None:
         asked = self.current_asked
@@ -439,7 +442,7 @@ class Room:
         self.countdown.extend(asked, seconds)
         await self.storage.save(self._log.question_timing(asked, self.state, self.clock.now_ms()), what="extend")
         self._send_timing("question_extended", asked)
-        log.info("question %d extended by %d s", asked.question_idx, seconds)
+        log.info("question %d extended by %d s", asked.question_idx + 1, seconds)
 
     async def _show_leaderboard(self) -> None:
         self._enter(SessionState.BETWEEN_QUESTIONS, self.record.current_question_idx)
