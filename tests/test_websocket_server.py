@@ -1,4 +1,4 @@
-"""The students' websocket served without Hypercorn (server/web/front_door.py, websocket_server.py).
+"""The students' websocket and POST /join served without Hypercorn (server/web/front_door.py, websocket_server.py).
 
 The contract tests (test_hostile_input, test_faults, test_end_to_end…) run through it
 already; these pin down what only the lean server itself does: which connections it
@@ -13,12 +13,14 @@ import os
 import struct
 from urllib.parse import urlparse
 
+import h11
 import httpx
 import pytest
 import trio
 from wsproto.frame_protocol import CloseReason
 
 from server.serve import RunningServer
+from server.web.security import MAX_BODY_BYTES
 from server.web.websocket_server import FrameReader, ProtocolViolation, accept_token, frame, unmask
 from tests.helpers import WAIT_S, WebSocketClient, WebSocketRejected, join_all
 
@@ -206,3 +208,118 @@ def test_the_lean_server_takes_only_clean_upgrades() -> None:
         (b"\r\n\r\nrest", b"\r\n"),
     ):
         assert _parse_upgrade(good.replace(*change)) is None, change
+
+
+# ---------------------------------------------------------------- POST /join at the front door
+
+
+class RawHttp:
+    """One kept-alive HTTP/1.1 connection driven by hand (h11 on the client side), to see what goes on the wire."""
+
+    def __init__(self, stream: trio.SocketStream, host: str) -> None:
+        self.stream = stream
+        self.host = host
+        self.client = h11.Connection(h11.CLIENT)
+
+    @classmethod
+    async def open(cls, server: RunningServer) -> RawHttp:
+        url = urlparse(server.url)
+        assert url.hostname is not None and url.port is not None
+        return cls(await trio.open_tcp_stream(url.hostname, url.port), url.netloc)
+
+    def post_join(self, body: bytes, *extra: tuple[str, str], length: bool = True) -> bytes:
+        headers = [("Host", self.host), ("Content-Type", "application/json"), *extra]
+        headers += [("Content-Length", str(len(body)))] if length else [("Transfer-Encoding", "chunked")]
+        return (
+            self.client.send(h11.Request(method="POST", target="/join", headers=headers))
+            + self.client.send(h11.Data(data=body))
+            + self.client.send(h11.EndOfMessage())
+        )
+
+    async def response(self) -> tuple[h11.Response, bytes]:
+        """The next whole response, then ready for the next request on the same connection."""
+        response, body = None, b""
+        with trio.fail_after(WAIT_S):
+            while True:
+                event = self.client.next_event()
+                if event is h11.NEED_DATA:
+                    self.client.receive_data(await self.stream.receive_some(65536))
+                elif isinstance(event, h11.Response):
+                    response = event
+                elif isinstance(event, h11.Data):
+                    body += event.data
+                elif isinstance(event, h11.EndOfMessage):
+                    break
+        assert response is not None
+        if self.client.our_state is h11.DONE and self.client.their_state is h11.DONE:
+            self.client.start_next_cycle()
+        return response, body
+
+
+async def test_joins_are_answered_at_the_front_door_on_a_kept_alive_connection(server: RunningServer) -> None:
+    http = await RawHttp.open(server)
+    request = http.post_join(json.dumps({"student_id": "s1", "name": "Ada"}).encode())
+    # In three pieces: the method alone, the rest of the head, then the body.
+    head_end = request.index(b"\r\n\r\n") + 4
+    for piece in (request[:4], request[4:head_end], request[head_end:]):
+        await http.stream.send_all(piece)
+        await trio.sleep(0.01)
+    response, body = await http.response()
+    assert response.status_code == 200 and json.loads(body)["student_id"] == "s1"
+    headers = dict(response.headers)
+    assert headers[b"set-cookie"].startswith(b"quiz_student=") and b"HttpOnly" in headers[b"set-cookie"]
+    assert headers[b"cache-control"] == b"no-store" and b"content-security-policy" in headers
+    assert b"server" not in headers  # Hypercorn's answers name it: this one came from the front door
+    # A refused join on the same connection is the same JSON error as Quart's routes give.
+    await http.stream.send_all(http.post_join(b"[1, 2]"))
+    response, body = await http.response()
+    assert response.status_code == 400 and json.loads(body)["error"] == "bad_json"
+    # The next request is not a join: it goes on to Hypercorn on the same connection.
+    await http.stream.send_all(http.client.send(h11.Request(method="GET", target="/healthz", headers=[("Host", "x")])))
+    await http.stream.send_all(http.client.send(h11.EndOfMessage()))
+    response, body = await http.response()
+    assert (
+        response.status_code == 200 and b"storage_ok" in body and dict(response.headers)[b"server"] == b"hypercorn-h11"
+    )
+    await http.stream.aclose()
+    # Connection: close is honoured: the answer says so and the server hangs up.
+    http = await RawHttp.open(server)
+    await http.stream.send_all(http.post_join(b'{"student_id": "s2", "name": "Bo"}', ("Connection", "close")))
+    response, _ = await http.response()
+    assert response.status_code == 200 and (b"connection", b"close") in response.headers
+    with trio.fail_after(WAIT_S):
+        assert await http.stream.receive_some(100) == b""
+    await http.stream.aclose()
+    assert set(server.room.record.participants) == {"s1", "s2"}
+
+
+async def test_joins_the_front_door_does_not_take_are_answered_by_hypercorn_alike(server: RunningServer) -> None:
+    http = await RawHttp.open(server)
+    await http.stream.send_all(http.post_join(b'{"student_id": "s3", "name": "Cy"}', length=False))
+    response, body = await http.response()  # chunked: through Hypercorn to the same route
+    assert response.status_code == 200 and json.loads(body)["name"] == "Cy" and b"server" in dict(response.headers)
+    await http.stream.aclose()
+    http = await RawHttp.open(server)
+    huge = b'{"student_id": "s4", "name": "' + b"x" * (MAX_BODY_BYTES + 1) + b'"}'
+    await http.stream.send_all(http.post_join(huge))
+    response, body = await http.response()
+    assert response.status_code == 413 and json.loads(body)["error"] == "body_too_large"
+    await http.stream.aclose()
+    assert "s4" not in server.room.record.participants
+
+
+def test_the_front_door_takes_only_plain_joins() -> None:
+    from server.web.front_door import _parse_join
+
+    good = b"POST /join HTTP/1.1\r\nHost: h\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
+    join = _parse_join(good)
+    assert join is not None and join.length == 2 and join.rest == b"{}" and join.keep_alive
+    assert not _parse_join(good.replace(b"Host: h", b"Host: h\r\nConnection: close")).keep_alive  # type: ignore[union-attr]
+    for change in (
+        (b"POST /join ", b"POST /join?x=1 "),
+        (b"Content-Length: 2", b"Transfer-Encoding: chunked"),
+        (b"Content-Length: 2", b"Content-Length: 2\r\nExpect: 100-continue"),
+        (b"Content-Length: 2", f"Content-Length: {MAX_BODY_BYTES + 1}".encode()),
+        (b"\r\n\r\n{}", b"\r\n"),
+    ):
+        assert _parse_join(good.replace(*change)) is None, change
