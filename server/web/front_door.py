@@ -16,6 +16,7 @@ Installed by `hypercorn_patch.apply()` as the handler of Hypercorn's trio listen
 from __future__ import annotations
 
 import logging
+import os
 from email.utils import formatdate
 from http import HTTPStatus
 from typing import Any
@@ -227,11 +228,28 @@ async def _serve_join(asgi: Any, stream: trio.SocketStream, join: Join) -> bytes
     if not answer or answer[0]["type"] != "http.response.start":
         return None
     keep_alive = join.keep_alive and (b"connection", b"close") not in answer[0]["headers"]
-    try:
-        await stream.send_all(_response(answer, keep_alive))
-    except (trio.BrokenResourceError, trio.ClosedResourceError):
+    if not await _send(stream, _response(answer, keep_alive)):
         return None
     return after if keep_alive else None
+
+
+async def _send(stream: trio.SocketStream, data: bytes) -> bool:
+    """Write `data` (straight to the socket when it takes it whole, as it nearly always does); False if it failed."""
+    try:
+        sent = os.write(stream.socket.fileno(), data)  # the socket is non-blocking (trio's)
+    except BlockingIOError:
+        sent = 0
+    except OSError:
+        return False
+    if sent == len(data):
+        return True
+    with trio.move_on_after(HEAD_TIMEOUT_S):
+        try:
+            await stream.send_all(data[sent:])
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            return False
+        return True
+    return False  # the peer stopped reading
 
 
 def _response(answer: list[dict[str, Any]], keep_alive: bool) -> bytes:
