@@ -479,8 +479,13 @@ class Room:
     # ------------------------------------------------------------------ sending
 
     def _send_timed(self, build: Callable[[float], dict[str, Any]]) -> None:
-        """A message with a countdown: the shared text for most, their own for students with extra time."""
+        """A message with a countdown: the shared text for most, their own for students with extra time.
+
+        The instructors' copy is queued first: at 10,000 phones the operator would otherwise
+        wait for the whole class's fan-out to see that their click took effect.
+        """
         texts = {1.0: dumps(build(1.0))}
+        self.hub.send_to_instructors(texts[1.0])
         for student_id, client in self.hub.student_connections():
             participant = self.participants.get(student_id)
             extra_time = participant.extra_time if participant is not None else 1.0
@@ -488,7 +493,6 @@ class Room:
             if text is None:
                 text = texts[extra_time] = dumps(build(extra_time))
             client.send(text)
-        self.hub.send_to_instructors(texts[1.0])
         self.views.mark(histogram=True)
 
     def _send_timing(self, kind: str, asked: AskedQuestion) -> None:
@@ -496,10 +500,10 @@ class Room:
         self._send_timed(lambda extra_time: messages.question_timing(kind, asked, now, extra_time))
 
     def _broadcast(self, broadcast: PersonalBroadcast) -> None:
-        """Each connected student their own text; the instructors the common one and the full leaderboard."""
+        """Each connected student their own text; the instructors (first) the common one and the full leaderboard."""
+        self.hub.send_to_instructors(broadcast.for_instructor())
+        self.hub.send_to_instructors(dumps(messages.full_leaderboard(self.ranking.ranked())))
         for student_id, client in self.hub.student_connections():
             participant = self.participants.get(student_id)
             if participant is not None:
                 client.send(broadcast.for_student(participant))
-        self.hub.send_to_instructors(broadcast.for_instructor())
-        self.hub.send_to_instructors(dumps(messages.full_leaderboard(self.ranking.ranked())))
