@@ -729,6 +729,8 @@ function renderDistribution(q, type, h, closed) {
 // get the size from aria-rowcount and each row's place from aria-rowindex (the header is row 1).
 const WINDOW_MARGIN_ROWS = 8;
 const ROW_PX_GUESS = 34; // until a row has been measured
+const FLEXIBLE_MIN_PX = 96; // the name column, at least
+const PROBE_ID = "0000000000"; // an ID of ten characters fits; a longer one ends in "…"
 
 function spacer(columns) {
   const cell = el("td", { colspan: String(columns) });
@@ -745,9 +747,13 @@ function setSpacer(part, px) {
  * list: setRows(list) shows a new list, scrolling moves the window. `key(item)` names an
  * item's row, `make(key)` builds it once ({tr, ...}), `fill(row, item)` writes an item into
  * it, and only when `signature(item)` changed. Rows leaving the window leave the page.
+ *
+ * Columns have fixed widths, so they do not shift as other rows scroll in: each as wide as
+ * its header and the widest content it can hold (the rows `probes()` builds), measured in
+ * the page's language; the `flexible` column (the name) takes the rest.
  */
 class WindowedRows {
-  constructor({ table, body, columns, key, make, fill, signature }) {
+  constructor({ table, body, columns, key, make, fill, signature, probes, flexible }) {
     this.table = table;
     this.body = body;
     this.scroller = table.closest(".table-scroll");
@@ -755,6 +761,9 @@ class WindowedRows {
     this.make = make;
     this.fill = fill;
     this.signature = signature;
+    this.probes = probes;
+    this.flexible = flexible;
+    this.fitted = false;
     this.items = [];
     this.live = new Map(); // key -> row, the rows in the page
     this.rowPx = ROW_PX_GUESS;
@@ -778,9 +787,34 @@ class WindowedRows {
     this.render();
   }
 
-  /** Every row is written again at the next render (the language changed). */
+  /** Every row is written again, and the columns measured again, at the next render (the language changed). */
   invalidate() {
     for (const row of this.live.values()) row.sig = null;
+    this.fitted = false;
+  }
+
+  /** Measure each column's width once (in the automatic table layout, as narrow as it goes), then fix them. */
+  fitColumns() {
+    const table = this.table;
+    const heads = Array.from(table.tHead.rows[0].cells);
+    table.classList.remove("fitted");
+    table.classList.add("fitting");
+    table.style.minWidth = "";
+    for (const th of heads) th.style.width = "";
+    const shown = Array.from(this.body.children);
+    this.body.replaceChildren(...this.probes());
+    const widths = heads.map((th) => Math.ceil(th.getBoundingClientRect().width) + 1);
+    this.body.replaceChildren(...shown);
+    table.classList.remove("fitting");
+    let fixed = 0;
+    heads.forEach((th, i) => {
+      if (i === this.flexible) return;
+      th.style.width = `${widths[i]}px`;
+      fixed += widths[i];
+    });
+    table.style.minWidth = `${fixed + Math.max(widths[this.flexible], FLEXIBLE_MIN_PX)}px`;
+    table.classList.add("fitted");
+    this.fitted = widths.every((w) => w > 1); // a table out of the layout (hidden) measures 0: again later
   }
 
   schedule() {
@@ -794,6 +828,7 @@ class WindowedRows {
   render() {
     const items = this.items;
     const scroller = this.scroller;
+    if (!this.fitted && !scroller.hidden) this.fitColumns();
     const headPx = this.table.tHead ? this.table.tHead.offsetHeight : 0;
     const viewPx = scroller.clientHeight || window.innerHeight;
     const rowPx = this.rowPx;
@@ -871,6 +906,12 @@ const leaderboardRows = new WindowedRows({
     score.textContent = fmtScore(r.score);
   },
   signature: (r) => `${r.rank}\u0001${r.name}\u0001${r.student_id}\u0001${r.score}`,
+  probes() {
+    const row = this.make();
+    this.fill(row, { rank: 88888, name: "", student_id: PROBE_ID, score: 888.88 });
+    return [row.tr];
+  },
+  flexible: 1,
 });
 
 function renderLeaderboard(rows) {
@@ -1327,6 +1368,24 @@ const presenceRows = new WindowedRows({
   make: makeRow,
   fill: (row, entry) => fillRow(row, entry.row),
   signature: (entry) => rowSignature(entry.row),
+  // The widest of each column: offline and online, "now" and an hour ago, three-digit counts.
+  probes: () =>
+    [true, false].map((on) => {
+      const row = makeRow(PROBE_ID);
+      const attempts = { count: 888, latest_ts: null, latest_detail: null };
+      fillRow(row, {
+        student_id: PROBE_ID,
+        name: "",
+        connected: on,
+        last_seen_ms: clock.now() - 59 * 60000,
+        blur_count: 888,
+        hidden_count: 888,
+        duplicate_join_attempts: attempts,
+        answered_current: on,
+      });
+      return row.tr;
+    }),
+  flexible: 1,
 });
 
 /** The filter menu says how many each choice shows. */
