@@ -774,8 +774,9 @@ class WindowedRows {
     body.after(this.after.tbody);
     // No scroll anchoring: the spacers change under the reader and the window follows scrollTop alone.
     this.scroller.classList.add("windowed");
-    // Where keyboard focus goes when the row holding it leaves the window.
-    this.scroller.tabIndex = -1;
+    // Where keyboard focus goes when the row holding it leaves the window (unless the page
+    // already made the scroller a stop of its own, for a table without buttons).
+    if (!this.scroller.hasAttribute("tabindex")) this.scroller.tabIndex = -1;
     this.scroller.addEventListener("scroll", () => this.schedule(), { passive: true });
     window.addEventListener("resize", () => this.schedule());
   }
@@ -830,7 +831,9 @@ class WindowedRows {
     const scroller = this.scroller;
     if (!this.fitted && !scroller.hidden) this.fitColumns();
     const headPx = this.table.tHead ? this.table.tHead.offsetHeight : 0;
-    const viewPx = scroller.clientHeight || window.innerHeight;
+    // The scroller grows with its rows up to its max-height: the window fills that height.
+    const maxPx = parseFloat(getComputedStyle(scroller).maxHeight);
+    const viewPx = Number.isFinite(maxPx) ? maxPx : scroller.clientHeight || window.innerHeight;
     const rowPx = this.rowPx;
     const inView = Math.ceil(viewPx / rowPx) + 1;
     const firstInView = Math.min(Math.floor(Math.max(0, scroller.scrollTop - headPx) / rowPx), Math.max(0, items.length - inView));
@@ -948,6 +951,7 @@ function renderLobby() {
     $("lobby-list").replaceChildren(frag);
   }
   $("lobby-empty").hidden = list.length > 0;
+  $("lobby-list").hidden = list.length === 0;
   const note = $("lobby-note");
   if (D.lobbyTruncated) setT(note, "dash.lobby_latest", { shown: list.length, count: D.participantCount });
   note.hidden = !D.lobbyTruncated;

@@ -56,6 +56,7 @@ CONCURRENCY = 32  # joins and socket opens in flight at once
 # wait: the bound has that headroom; the figure measured is printed and reported.
 LONG_TASK_LIMIT_MS = 150.0
 MAX_ROWS_IN_PAGE = 100
+MIN_ROWS_IN_PAGE = 12  # what the tables show at 1280x800 (13 or 14 rows), the window's margin aside
 NEXT_LIMIT_MS = 1500.0  # click -> the open question shown, through the server (target 200 ms)
 WAIT_MS = 30_000
 
@@ -79,7 +80,7 @@ WebSocket.prototype.send = function (data) {
 };
 document.addEventListener("DOMContentLoaded", () => {
   const line = document.getElementById("status-line");
-  const text = () => `${document.getElementById("st-state").textContent} ${document.getElementById("st-question").textContent}`;
+  const text = () => ["st-state", "st-question"].map((id) => document.getElementById(id).textContent).join(" ");
   new MutationObserver(() => window.__dash.states.push({ at: performance.now(), text: text() }))
     .observe(line, { childList: true, characterData: true, subtree: true });
 });
@@ -227,7 +228,9 @@ def server(tmp_path: Path) -> Iterator[ServerProcess]:
 @pytest.fixture
 def browser() -> Iterator[Browser]:
     if not Path(CHROMIUM).exists():
-        pytest.fail(f"Chromium not found at {CHROMIUM}: apt-get install chromium, or set QUIZCTL_CHROMIUM.", pytrace=False)
+        pytest.fail(
+            f"Chromium not found at {CHROMIUM}: apt-get install chromium, or set QUIZCTL_CHROMIUM.", pytrace=False
+        )
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS)
         try:
@@ -271,6 +274,19 @@ def wait_for_server(server: ServerProcess, check: Callable[[dict[str, Any]], boo
             return now
         assert time.monotonic() < deadline, f"{what}: {now}"
         time.sleep(0.1)
+
+
+def scroll_to(page: Page, where: str) -> None:
+    """Scroll the student table to its "top" or its "end"."""
+    page.locator("#presence-table").evaluate(
+        f"t => {{ const s = t.closest('.table-scroll'); s.scrollTop = {'0' if where == 'top' else 's.scrollHeight'}; }}"
+    )
+
+
+def cell(page: Page, row: str, column: int) -> Any:
+    """A cell of the "first" or "last" row the student table holds."""
+    rows = page.locator("#presence-body tr")
+    return (rows.first if row == "first" else rows.last).locator("td").nth(column)
 
 
 def next_click(page: Page, number: int) -> dict[str, float]:
@@ -330,7 +346,8 @@ def test_the_dashboard_stays_responsive_with_a_large_class(server: ServerProcess
         # ---- Start: the first question opens
         start = next_click(page, 1)
 
-        # ---- answers, tab switches and students leaving
+        # ---- answers, tab switches and students leaving, while the table is sorted by "Answered"
+        page.get_by_role("button", name="Answered").click()  # those who answered first
         crowd.answer(answering, 0, "B")
         crowd.switch_away(switching)
         crowd.leave(leaving)
@@ -341,8 +358,26 @@ def test_the_dashboard_stays_responsive_with_a_large_class(server: ServerProcess
         )
         expect(page.locator("#st-answered")).to_have_text(f"{len(answering):,} of {size:,}")
         expect(page.locator("#st-connected")).to_have_text(f"{now['connected']:,}")
-        expect(page.locator("#presence-show option[value=flagged]")).to_have_text(f"Flagged (blur, hidden or duplicate joins): {len(switching)}")
+        flagged = page.locator("#presence-show option[value=flagged]")
+        expect(flagged).to_have_text(f"Flagged (blur, hidden or duplicate joins): {len(switching)}")
         rows_seen.append(rows_in_page(page))
+
+        # The order followed the answers as they came: those who answered first (by ID), then the others.
+        scroll_to(page, "top")
+        expect(cell(page, "first", 0)).to_have_text(answering[0])
+        expect(cell(page, "first", 7)).to_have_text("Yes")
+        scroll_to(page, "end")
+        expect(cell(page, "last", 0)).to_have_text(ids[(size - 1) // 10 * 10])  # the last who did not answer
+        expect(cell(page, "last", 7)).to_have_text("No")
+        # By status, offline first: those who left, by ID.
+        page.get_by_role("button", name="Status").click()
+        page.get_by_role("button", name="Status").click()
+        expect(page.locator("th[aria-sort=ascending]")).to_have_attribute("data-key", "connected")
+        scroll_to(page, "top")
+        expect(cell(page, "first", 0)).to_have_text(leaving[0])
+        expect(cell(page, "first", 2)).to_have_text("Offline")
+        page.get_by_role("button", name="Student ID").click()
+        expect(page.locator("th[aria-sort=ascending]")).to_have_attribute("data-key", "student_id")
 
         # The filter menu's counts are the server's.
         counts = filter_counts(page)
@@ -363,7 +398,7 @@ def test_the_dashboard_stays_responsive_with_a_large_class(server: ServerProcess
         expect(first_row.locator("td").first).to_have_text(ids[0])
 
         # Scrolled to the end: the last student, in its place.
-        page.locator("#presence-table").evaluate("t => { const s = t.closest('.table-scroll'); s.scrollTop = s.scrollHeight; }")
+        scroll_to(page, "end")
         last_row = page.locator("#presence-body tr").last
         expect(last_row).to_have_attribute("aria-rowindex", str(size + 1))
         expect(last_row.locator("td").first).to_have_text(ids[-1])
@@ -390,7 +425,7 @@ def test_the_dashboard_stays_responsive_with_a_large_class(server: ServerProcess
         # Sort by name, then back by ID.
         page.get_by_role("button", name="Name").click()
         expect(page.locator("th[aria-sort]")).to_have_attribute("data-key", "name")
-        page.locator("#presence-table").evaluate("t => { t.closest('.table-scroll').scrollTop = 0; }")
+        scroll_to(page, "top")
         expect(page.locator("#presence-body tr").first.locator("td").nth(1)).to_have_text("Student 0")
         expect(page.locator("#presence-body tr").nth(2).locator("td").nth(1)).to_have_text("Student 2")
         rows_seen.append(rows_in_page(page))
@@ -428,5 +463,6 @@ def test_the_dashboard_stays_responsive_with_a_large_class(server: ServerProcess
     print(f"\ndashboard at {size:,} students: {json.dumps(figures)}")
     assert errors == []
     assert max(rows_seen) < MAX_ROWS_IN_PAGE and leaderboard_rows < MAX_ROWS_IN_PAGE, figures
+    assert min(rows_seen) >= MIN_ROWS_IN_PAGE and leaderboard_rows >= MIN_ROWS_IN_PAGE, figures  # the view is full
     assert longest < LONG_TASK_LIMIT_MS, figures
     assert start["shown_ms"] < NEXT_LIMIT_MS and second["shown_ms"] < NEXT_LIMIT_MS, figures
