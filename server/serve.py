@@ -37,7 +37,7 @@ from server.storage import loading
 from server.storage.writer import Storage
 from server.web import hypercorn_patch
 from server.web.app import MAX_WS_MESSAGE_BYTES, create_app
-from server.web.student_socket import StudentSocketFastPath
+from server.web.student_socket import StudentFastPaths
 
 log = logging.getLogger("quizctl.serve")
 
@@ -230,7 +230,7 @@ async def _serve_claimed(
     try:
         async with open_room(settings) as room:
             # The students' socket is served ahead of Quart (student_socket.py), then proxies' headers are read.
-            app = _wrap_for_proxies(StudentSocketFastPath(create_app(room, Signer(secret_key), admin_token)), settings)
+            app = _wrap_for_proxies(StudentFastPaths(create_app(room, Signer(secret_key), admin_token)), settings)
             config = hypercorn_config(settings)
             async with trio.open_nursery() as nursery:
                 http_done = trio.Event()

@@ -250,8 +250,9 @@ def test_text_folding_is_idempotent_and_ignores_case_and_spacing(text: str) -> N
 
 
 @asynccontextmanager
-async def types_room(tmp_path: Path, resume: str | None = None) -> AsyncIterator[Room]:
-    settings = Settings(pool=every_type_pool(), data_dir=tmp_path, port=8000, session_id="types", resume=resume)
+async def types_room(tmp_path: Path, resume: str | None = None, pool: Pool | None = None) -> AsyncIterator[Room]:
+    pool = pool or every_type_pool()
+    settings = Settings(pool=pool, data_dir=tmp_path, port=8000, session_id="types", resume=resume)
     async with serve.open_room(settings, commit_in_thread=False) as room:
         yield room
 
@@ -341,6 +342,38 @@ async def test_a_poll_shows_its_results_live_on_the_projector(autojump_clock: Mo
         await room.submit(ann, POLL, "B")
         live = room.views.projector_state()["live_histogram"]
         assert live["counts"] == {"A": 0, "B": 1, "C": 0, "D": 0, "missed": 0, "pending": 0}  # A-D always (the floor)
+
+
+async def test_live_results_never_show_where_the_right_answer_is_until_the_reveal(
+    autojump_clock: MockClock, tmp_path: Path
+) -> None:
+    # A numeric question with live results: the projector shows the spread of the answers,
+    # but neither the right range nor bins stretched to reach it (far from every answer here).
+    live_pool = json.loads(json.dumps(EVERY_TYPE))
+    live_pool["live_results"] = True
+    live_pool["questions"][NUMERIC]["correct"] = 314
+    async with types_room(tmp_path, pool=parse_pool(live_pool, "live.json")) as room:
+        ann, bob = await room.join("ann", "Ann"), await room.join("bob", "Bob")
+        await room.open_question(NUMERIC)
+        await room.submit(ann, NUMERIC, 3.0)
+        await room.submit(bob, NUMERIC, 4.0)
+        live = room.views.projector_state()["live_histogram"]["distribution"]
+        assert "right" not in live and "314" not in json.dumps(live)
+        assert min(b["low"] for b in live["bins"]) == 3.0 and max(b["high"] for b in live["bins"]) == 4.0
+        await room.close_question()
+        revealed = room.views.projector_state()["live_histogram"]["distribution"]
+        assert revealed["right"] == pytest.approx([313.995, 314.005])  # 314 with the pool's tolerance of 0.005
+        assert max(b["high"] for b in revealed["bins"]) == pytest.approx(314.005)
+        # A text question's reveal marks which of the top answers were accepted, as the server grades them.
+        await room.open_question(EXACT)
+        await room.submit(ann, EXACT, "NaCl")
+        await room.submit(bob, EXACT, "nacl")
+        assert "correct" not in json.dumps(room.views.projector_state()["live_histogram"]["distribution"])
+        await room.close_question()
+        top = room.views.projector_state()["reveal"]["distribution"]["top"]
+        assert sorted((entry["text"], entry["correct"]) for entry in top) == [("NaCl", True), ("nacl", False)]
+        # The lobby's "just joined", newest first.
+        assert room.views.projector_state()["newest_names"] == ["Bob", "Ann"]
 
 
 # ---------------------------------------------------------------- on the wire

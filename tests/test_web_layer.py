@@ -37,6 +37,7 @@ from server.serve import RunningServer
 from server.settings import Settings
 from server.web import front_door, hypercorn_patch
 from server.web.app import create_app
+from server.web.student_socket import StudentFastPaths
 from server.web.hypercorn_patch import FrameBatch, HypercornPatchError
 from server.web.quiz_app import QuizApp
 from tests.helpers import WAIT_S, running_server
@@ -324,6 +325,68 @@ async def test_students_blueprint(app: QuizApp) -> None:
     me = await client.get("/me")  # the test client keeps the cookie
     assert me.status_code == 200 and me.headers["Cache-Control"] == "no-store"
     assert (await client.post("/event", json={"kind": "blur", "question_idx": None})).status_code == 204
+
+
+async def asgi_join(app: QuizApp, body: bytes, headers: list[tuple[bytes, bytes]]) -> tuple[int, dict[str, str], bytes]:
+    """POST /join through the students' fast path (StudentFastPaths), as Hypercorn would call it."""
+    scope = {
+        "type": "http", "method": "POST", "path": "/join", "scheme": "http", "client": ("10.0.0.9", 5000),
+        "headers": [(b"host", b"quiz.test"), *headers], "query_string": b"", "http_version": "1.1",
+    }
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await StudentFastPaths(app)(scope, receive, send)
+    start, answer = sent
+    return start["status"], {k.decode(): v.decode() for k, v in start["headers"]}, answer["body"]
+
+
+@pytest.mark.parametrize(
+    ("body", "headers", "status", "error"),
+    [
+        (b'{"student_id": "ID", "name": "Ada"}', [(b"content-type", b"application/json")], 200, None),
+        (b'{"student_id": "ID", "name": "Ada"}', [], 200, None),  # no Content-Type: read as JSON
+        (b'{"student_id": "ID"', [(b"content-type", b"application/json")], 400, "bad_json"),
+        (b"[1, 2]", [], 400, "bad_json"),
+        (b'{"student_id": "ID", "name": "Ada"}', [(b"content-type", b"text/plain")], 415, "unsupported_media_type"),
+        (b'{"student_id": "bad id!", "name": "Ada"}', [], 400, "bad_student_id"),
+        (b'{"student_id": "ID", "name": ""}', [], 400, "bad_name"),
+        (b'{"student_id": "ID", "name": "Ada"}', [(b"origin", b"http://evil.example")], 403, "cross_origin"),
+        (b'{"student_id": "ID", "name": "Ada"}', [(b"sec-fetch-site", b"cross-site")], 403, "cross_origin"),
+        (b'{"pad": "' + b"x" * 17000 + b'"}', [], 413, "body_too_large"),
+    ],
+)
+async def test_join_answers_the_same_through_the_fast_path_and_quarts_route(
+    app: QuizApp, body: bytes, headers: list[tuple[bytes, bytes]], status: int, error: str | None
+) -> None:
+    # The students' fast path serves POST /join in the real server; Quart's route keeps it in the
+    # routing table. Both must answer alike: status, error code, cookie and security headers.
+    fast_body = body.replace(b'"ID"', b'"fast"')
+    fast_status, fast_headers, fast_raw = await asgi_join(app, fast_body, headers)
+    client = app.test_client()
+    quart = await client.post(
+        "/join", data=body.replace(b'"ID"', b'"quart"'), headers={k.decode(): v.decode() for k, v in headers}
+    )
+    assert (fast_status, quart.status_code) == (status, status)
+    fast_json, quart_json = json.loads(fast_raw), await quart.get_json()
+    assert fast_json.get("error") == quart_json.get("error") == error
+    assert fast_headers["content-type"] == quart.headers["Content-Type"] == "application/json"
+    for name in ("content-security-policy", "x-content-type-options", "referrer-policy", "x-frame-options"):
+        assert fast_headers[name] == quart.headers[name], name
+    assert fast_headers["cache-control"] == quart.headers["Cache-Control"] == "no-store"
+    if status == 200:
+        assert fast_json["student_id"] == "fast" and quart_json["student_id"] == "quart"
+        assert fast_json.keys() == quart_json.keys()
+        flags = [part.strip().split("=")[0] for part in fast_headers["set-cookie"].split(";")[1:]]
+        assert flags == [part.strip().split("=")[0] for part in quart.headers["Set-Cookie"].split(";")[1:]]
+        assert app.room.participants["fast"].name == "Ada"
+    else:
+        assert "set-cookie" not in fast_headers and "fast" not in app.room.participants
 
 
 async def test_instructor_blueprint(app: QuizApp) -> None:

@@ -30,7 +30,7 @@ import trio
 from server import data_dir as data_dir_files
 from server.auth import tokens_equal
 from server.control import commands
-from server.room.messages import dumps
+from server.room.json_text import dumps
 from server.room.room import Room
 from server.session.errors import RoomError
 from server.settings import Settings

@@ -7,18 +7,16 @@ shares one serialized prefix and appends each student's own fields (`PersonalBro
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable
+from itertools import islice
 from typing import Any, NotRequired, TypedDict
 
 from server.quiz.pool import Pool
 from server.quiz.scoring import points_to_score, units_to_score
 from server.quiz.types.base import Question
+from server.room.json_text import dumps, scalar
 from server.session.machine import SessionState
 from server.session.model import AskedQuestion, DuplicateJoinLog, Participant, SessionRecord, Submission
-
-_encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
-dumps = _encoder.encode
 
 Ranked = list[tuple[int, Participant]]
 RankOf = Callable[[Participant], "int | None"]
@@ -208,7 +206,7 @@ def live_histogram(
         "type": "live_histogram",
         "question_idx": asked.question_idx,
         "histogram": {**histogram(asked), "pending": pending},
-        "distribution": asked.tally.distribution(),
+        "distribution": asked.tally.distribution(revealed=True),  # the instructor's eyes only
         "submitted_count": submitted,
         "total_count": submitted + asked.missed_count + pending,
         "waiting_for_extra_time": waiting_for_extra_time,
@@ -229,7 +227,7 @@ def full_leaderboard(ranked: Ranked) -> dict[str, Any]:
 
 def personal_fields(rank: int | None, participant: Participant) -> str:
     """`,"your_rank":..,"your_total":..` to splice into a pre-serialized broadcast."""
-    return f',"your_rank":{dumps(rank)},"your_total":{dumps(units_to_score(participant.total_units))}'
+    return f',"your_rank":{scalar(rank)},"your_total":{scalar(units_to_score(participant.total_units))}'
 
 
 def response_time_distribution(asked: AskedQuestion) -> dict[str, Any]:
@@ -355,6 +353,9 @@ def presence_delta(
     return delta
 
 
+NEWEST_NAMES = 12
+
+
 def projector_state(
     record: SessionRecord,
     *,
@@ -388,7 +389,7 @@ def projector_state(
         shown = not is_open or question.shows_live_results
         live = {
             "counts": counts["histogram"] if shown else None,
-            "distribution": asked.tally.distribution() if shown else None,
+            "distribution": asked.tally.distribution(revealed=not is_open) if shown else None,
             "submitted_count": counts["submitted_count"],
             "total_count": counts["total_count"],
         }
@@ -417,6 +418,8 @@ def projector_state(
             (p.total_units for p in record.participants.values()), pool.possible_units
         ),
         "leaderboard": [leaderboard_row(r, p) for r, p in top10],
+        # The lobby's "just joined": participants are kept in join order, so this is O(NEWEST_NAMES).
+        "newest_names": [p.name for p in islice(reversed(record.participants.values()), NEWEST_NAMES)],
         "waiting_for_extra_time": waiting_for_extra_time,
         "server_ts": now_ms,
     }
@@ -477,7 +480,7 @@ def reveal_fields(question: Question, asked: AskedQuestion) -> dict[str, Any]:
         "explanation": question.explanation.source,
         "explanation_html": question.explanation.html,
         "histogram": histogram(asked),
-        "distribution": asked.tally.distribution(),
+        "distribution": asked.tally.distribution(revealed=True),
     }
 
 
@@ -489,10 +492,10 @@ def reveal(question: Question, asked: AskedQuestion, top5: Ranked, rank_of: Rank
         mine = participant.submissions.get(asked.question_idx)
         answer = question.answer_json(mine.answer) if mine is not None and mine.answer is not None else None
         return (
-            f',"your_answer":{dumps(answer)}'
-            f',"your_score":{dumps(points_to_score(mine.points) if mine else 0)}'
-            f',"your_points":{dumps(units_to_score(mine.units) if mine else 0)}'
-            f',"your_correct":{dumps(bool(mine and mine.correct))}'
+            f',"your_answer":{scalar(answer)}'
+            f',"your_score":{scalar(points_to_score(mine.points) if mine else 0)}'
+            f',"your_points":{scalar(units_to_score(mine.units) if mine else 0)}'
+            f',"your_correct":{scalar(bool(mine and mine.correct))}'
         )
 
     return PersonalBroadcast(common, "top5", top5, rank_of, fields)

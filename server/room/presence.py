@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from server.room import messages
-from server.room.messages import dumps
+from server.room.json_text import dumps
 from server.session.model import Participant, SessionRecord, SubmissionStatus
 
 SMALL_CLASS = 300

@@ -38,7 +38,8 @@ from server.room.broadcasts import Broadcasts
 from server.room.countdown import Countdown
 from server.room.hub import ClientConnection, CloseCode, Hub
 from server.room.join_link import JoinLink
-from server.room.messages import PersonalBroadcast, dumps
+from server.room.json_text import dumps
+from server.room.messages import PersonalBroadcast
 from server.room.ranking import Ranking
 from server.room.snapshots import Snapshots
 from server.room.students import Students

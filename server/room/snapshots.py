@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from server.room import messages
 from server.room.broadcasts import Broadcasts
-from server.room.messages import dumps
+from server.room.json_text import dumps
 from server.room.ranking import Ranking
 from server.room.views import OPEN_STATES, CoalescedViews
 from server.session.machine import SessionState

@@ -25,7 +25,7 @@ from server.clock import Clock
 from server.quiz.scoring import points_for, weight_units
 from server.quiz.types.base import Answer, Question
 from server.room import inputs, messages
-from server.room.messages import dumps
+from server.room.json_text import dumps
 from server.room.ranking import Ranking
 from server.room.views import CoalescedViews
 from server.session.errors import RoomError

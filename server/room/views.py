@@ -18,7 +18,7 @@ from server.clock import Clock
 from server.room import messages
 from server.room.hub import Hub
 from server.room.join_link import JoinLink
-from server.room.messages import dumps
+from server.room.json_text import dumps
 from server.room.presence import Presence
 from server.room.ranking import Ranking
 from server.session.machine import SessionState

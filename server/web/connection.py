@@ -16,7 +16,7 @@ import trio
 
 from server.room import messages
 from server.room.hub import ClientConnection, CloseCode
-from server.room.messages import dumps
+from server.room.json_text import dumps
 from server.throttle import RateLimiter
 from server.web.quiz_app import QuizApp
 

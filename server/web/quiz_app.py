@@ -13,6 +13,7 @@ from quart_trio import QuartTrio
 
 from server.auth import Signer
 from server.room.room import Room
+from server.session.model import Participant
 from server.throttle import FailureThrottle, RateLimiter
 
 # A participant's page events (blur, focus, ...): each one saved is a database row.
@@ -63,6 +64,13 @@ class QuizApp(QuartTrio):
         self.admin_token = admin_token
         self.limits = WebLimits()
         self.media = room.pool.media()  # the pool's images by /media/ file name
+
+    def student_of(self, cookie: str | None) -> Participant | None:
+        """The participant a student cookie's value speaks for, checked against the room (stale, forged: None)."""
+        identity = self.signer.read_student_cookie(cookie, self.room.clock.now_ms())
+        if identity is None:
+            return None
+        return self.room.authenticate(identity.sid, identity.student_id, identity.cookie_id)
 
 
 def quiz_app() -> QuizApp:

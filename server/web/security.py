@@ -14,7 +14,7 @@ from quart import Blueprint, Response, jsonify, request, websocket
 from quart.wrappers import BaseRequestWebsocket
 from werkzeug.exceptions import HTTPException
 
-from server.auth import INSTRUCTOR_COOKIE, STUDENT_COOKIE, StudentIdentity, tokens_equal
+from server.auth import INSTRUCTOR_COOKIE, STUDENT_COOKIE, tokens_equal
 from server.session.errors import RoomError
 from server.session.model import Participant
 from server.web.origin import RefusalLog, cross_origin_reason, server_origin
@@ -33,6 +33,7 @@ HTTP_ERROR_CODES = {404: "not_found", 405: "method_not_allowed", 413: "body_too_
 # Methods that change nothing: any page may send them (GET routes stay open to links and bookmarks).
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 JSON_MEDIA_TYPE = "application/json"
+CROSS_ORIGIN_MESSAGE = "Requests from another site's page are refused."
 # What every response carries (the CSP unless a route set its own; see security_headers).
 SECURITY_HEADERS = (
     ("Content-Security-Policy", CONTENT_SECURITY_POLICY),
@@ -129,7 +130,7 @@ def cross_origin_refusal(incoming: BaseRequestWebsocket, route: str) -> Response
         return None
     refusals: RefusalLog = app.extensions.setdefault("origin_refusals", RefusalLog())
     refusals.refused(incoming.remote_addr or "?", route, reason)
-    return error_response("cross_origin", "Requests from another site's page are refused.", 403)
+    return error_response("cross_origin", CROSS_ORIGIN_MESSAGE, 403)
 
 
 def error_response(code: str, message: str, status: int) -> Response:
@@ -160,7 +161,12 @@ async def json_body(*, empty_is_empty_object: bool = False) -> dict[str, Any]:
     `empty_is_empty_object` an empty body is `{}` (an operator command without arguments).
     """
     raw = await request.get_data(cache=False, as_text=False, parse_form_data=False)
-    if "Content-Type" in request.headers and request.mimetype != JSON_MEDIA_TYPE:
+    return json_object(raw, request.headers.get("Content-Type"), empty_is_empty_object=empty_is_empty_object)
+
+
+def json_object(raw: bytes, content_type: str | None, *, empty_is_empty_object: bool = False) -> dict[str, Any]:
+    """A request body as a JSON object (see `json_body`, whose rules these are): RoomError otherwise."""
+    if content_type is not None and content_type.split(";")[0].strip().lower() != JSON_MEDIA_TYPE:
         raise RoomError("unsupported_media_type", "Send the body as JSON, with Content-Type: application/json.", 415)
     if empty_is_empty_object and not raw.strip():
         return {}
@@ -184,13 +190,7 @@ def set_cookie(response: Response, name: str, value: str, max_age: int) -> None:
 
 def current_participant(cookies: Any) -> Participant | None:
     """The participant whose valid, still-current student cookie is in `cookies`, if any."""
-    app = quiz_app()
-    identity: StudentIdentity | None = app.signer.read_student_cookie(
-        cookies.get(STUDENT_COOKIE), app.room.clock.now_ms()
-    )
-    if identity is None:
-        return None
-    return app.room.authenticate(identity.sid, identity.student_id, identity.cookie_id)
+    return quiz_app().student_of(cookies.get(STUDENT_COOKIE))
 
 
 def not_joined() -> Response:

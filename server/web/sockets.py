@@ -16,7 +16,7 @@ from quart import Blueprint, websocket
 from server.control import commands
 from server.room import messages
 from server.room.hub import ClientConnection, ClientKind, CloseCode
-from server.room.messages import dumps
+from server.room.json_text import dumps
 from server.room.room import Room
 from server.session.errors import RoomError
 from server.session.model import Participant

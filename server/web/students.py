@@ -5,9 +5,10 @@ from __future__ import annotations
 import trio
 from quart import Blueprint, Response, jsonify, request
 
-from server.auth import STUDENT_COOKIE, STUDENT_COOKIE_MAX_AGE_S, StudentIdentity
+from server.auth import STUDENT_COOKIE, STUDENT_COOKIE_MAX_AGE_S
 from server.room.inputs import EVENT_KINDS
 from server.throttle import RateLimiter
+from server.web.join_endpoint import join_room
 from server.web.quiz_app import quiz_app
 from server.web.security import current_participant, error_response, json_body, not_joined, set_cookie
 
@@ -16,15 +17,17 @@ students = Blueprint("students", __name__)
 
 @students.post("/join")
 async def join() -> Response:
-    """Join (or rejoin) the room; the answer sets the signed student cookie."""
-    room = quiz_app().room
+    """Join (or rejoin) the room; the answer sets the signed student cookie.
+
+    Served ahead of Quart by join_endpoint.AsgiJoin (the same `join_room`); this route keeps
+    `/join` in the routing table and answers when the app is called without the fast path.
+    """
     body = await json_body()
     current = current_participant(request.cookies)
-    detail = f"{request.remote_addr or '?'} {request.headers.get('User-Agent', '')[:120]}"
-    participant = await room.join(body.get("student_id"), body.get("name"), current=current, detail=detail)
-    response = jsonify({"student_id": participant.student_id, "name": participant.name, "sid": room.record.sid})
-    identity = StudentIdentity(room.record.sid, participant.student_id, participant.cookie_id, room.clock.now_ms())
-    set_cookie(response, STUDENT_COOKIE, quiz_app().signer.student_cookie(identity), STUDENT_COOKIE_MAX_AGE_S)
+    user_agent = request.headers.get("User-Agent", "")
+    answer, cookie = await join_room(quiz_app(), body, current, request.remote_addr or "?", user_agent)
+    response = jsonify(answer)
+    set_cookie(response, STUDENT_COOKIE, cookie, STUDENT_COOKIE_MAX_AGE_S)
     return response
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
+import os
 import struct
 from dataclasses import dataclass
 from typing import Any
@@ -162,6 +163,12 @@ class WebsocketConnection:
         self.max_message_bytes = config.websocket_max_message_size
         self.reader = FrameReader(self.max_message_bytes, head_rest)
         self.write_lock = trio.Lock()
+        # Writes go straight to the socket when it takes them whole (nearly always): no lock,
+        # no cancel scope, no trip through the scheduler. Only a write the socket cannot take
+        # at once, and every write queued behind it, waits its turn on the lock.
+        socket = getattr(stream, "socket", None)
+        self._fd: int | None = socket.fileno() if socket is not None else None
+        self._slow_writes = 0
         self.connect_sent = False
         self.accepted = False
         self.responded = False  # an HTTP answer instead of the handshake
@@ -362,6 +369,25 @@ class WebsocketConnection:
         """One socket write; a peer that does not take it within the stall timeout is dropped."""
         if self.broken:
             return
+        if self._fd is not None and not self._slow_writes:
+            try:
+                sent = os.write(self._fd, data)  # the socket is non-blocking (trio's)
+            except BlockingIOError:
+                sent = 0
+            except OSError:
+                self.broken = True
+                return
+            if sent == len(data):
+                return
+            data = data[sent:]
+        self._slow_writes += 1  # from here on, later writes queue behind this one
+        try:
+            await self._write_waiting(data)
+        finally:
+            self._slow_writes -= 1
+
+    async def _write_waiting(self, data: bytes) -> None:
+        """The rest of a write the socket did not take at once: waits for the peer, at most the stall timeout."""
         async with self.write_lock:
             timeout = getattr(self.config, "send_stall_timeout", SEND_STALL_TIMEOUT_S)
             with trio.move_on_after(timeout) as stalled:

@@ -80,8 +80,12 @@ class Tally(ABC):
         return {}
 
     @abstractmethod
-    def distribution(self) -> JSON:
-        """The type's own summary of the answers, for the reveal and the dashboard."""
+    def distribution(self, *, revealed: bool) -> JSON:
+        """The type's own summary of the answers, for the reveal and the dashboard.
+
+        Unless `revealed` (the reveal itself, or the instructor), nothing in it may tell the
+        right answer: the projector shows a question's live results while it is open.
+        """
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

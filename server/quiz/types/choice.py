@@ -56,7 +56,7 @@ class OptionCounts(Tally):
     def histogram(self) -> dict[str, int]:
         return dict(self.counts)
 
-    def distribution(self) -> JSON:
+    def distribution(self, *, revealed: bool) -> JSON:
         return {"options": dict(self.counts)}
 
 

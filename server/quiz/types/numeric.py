@@ -38,18 +38,23 @@ class NumericAnswers(Tally):
         elif answer in self.values:
             self.values.remove(answer)
 
-    def distribution(self) -> JSON:
-        """At most HISTOGRAM_BINS equal bins over the answers given (and the right range)."""
+    def distribution(self, *, revealed: bool) -> JSON:
+        """At most HISTOGRAM_BINS equal bins over the answers given, and once revealed over the right range too.
+
+        Before the reveal neither the range nor bins stretched to reach it are shown.
+        """
+        right = {"right": list(self._right)} if revealed else {}
         if not self.values:
-            return {"bins": [], "count": 0, "right": list(self._right)}
-        low = min(min(self.values), self._right[0])
-        high = max(max(self.values), self._right[1])
+            return {"bins": [], "count": 0, **right}
+        low, high = min(self.values), max(self.values)
+        if revealed:
+            low, high = min(low, self._right[0]), max(high, self._right[1])
         width = (high - low) / HISTOGRAM_BINS or 1.0
         counts = [0] * HISTOGRAM_BINS
         for value in self.values:
             counts[min(HISTOGRAM_BINS - 1, int((value - low) / width))] += 1
         bins = [{"low": low + i * width, "high": low + (i + 1) * width, "count": n} for i, n in enumerate(counts)]
-        return {"bins": bins, "count": len(self.values), "right": list(self._right)}
+        return {"bins": bins, "count": len(self.values), **right}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -46,10 +47,14 @@ def clean_free_text(raw: object) -> str:
 
 
 class TopAnswers(Tally):
-    """The most frequent answers (folded together), each shown as first written; never with names."""
+    """The most frequent answers (folded together), each shown as first written; never with names.
 
-    def __init__(self, *, fold: bool) -> None:
+    `is_right` (text questions; open polls have none) marks each shown answer `correct` once revealed.
+    """
+
+    def __init__(self, *, fold: bool, is_right: Callable[[str], bool] | None = None) -> None:
         self._fold = fold
+        self._is_right = is_right
         self.counts: Counter[str] = Counter()
         self._shown: dict[str, str] = {}
 
@@ -60,12 +65,14 @@ class TopAnswers(Tally):
         if self.counts[key] <= 0:
             del self.counts[key]
 
-    def distribution(self) -> JSON:
-        top = self.counts.most_common(TOP_ANSWERS)
-        return {
-            "top": [{"text": self._shown[key], "count": count} for key, count in top],
-            "distinct": len(self.counts),
-        }
+    def distribution(self, *, revealed: bool) -> JSON:
+        top: list[JSON] = []
+        for key, count in self.counts.most_common(TOP_ANSWERS):
+            entry: dict[str, JSON] = {"text": self._shown[key], "count": count}
+            if revealed and self._is_right is not None:
+                entry["correct"] = self._is_right(self._shown[key])
+            top.append(entry)
+        return {"top": top, "distinct": len(self.counts)}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -97,7 +104,7 @@ class TextAnswer(Question):
         return list(self.accept)
 
     def new_tally(self) -> Tally:
-        return TopAnswers(fold=not self.exact)
+        return TopAnswers(fold=not self.exact, is_right=lambda answer: self.grade(answer) == FULL)
 
     def own_json(self) -> dict[str, JSON]:
         return {"accept": list(self.accept), **({"match": "exact"} if self.exact else {})}
