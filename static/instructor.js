@@ -115,6 +115,7 @@ function startSocket() {
     onMessage,
     onStatus: (status) => {
       statusHandler(status);
+      if (status !== "open") nextPending.stop(); // a reply cannot come on a socket that closed
       renderControls();
     },
     onFatal: (code) => {
@@ -178,6 +179,8 @@ function onMessage(msg, receivedAt) {
     case "command_result":
       return onCommandResult(msg);
     case "error":
+      // Replies come in the order of the commands: a refusal while Next waits is its own.
+      nextPending.stop();
       return showError(errorText(msg.code, msg.message));
     default:
       return undefined;
@@ -216,6 +219,7 @@ function onState(msg) {
 
 // The server answers every command with its status: the state, the questions asked.
 function onCommandResult(msg) {
+  if (msg.command === "next") nextPending.stop();
   const r = msg.result;
   if (!r || typeof r !== "object") return;
   if (r.question_count) D.totalQuestions = Number(r.question_count);
@@ -323,7 +327,10 @@ function renderControls() {
   const next = $("btn-next");
   setT(next, D.state === "lobby" ? "controls.start" : finished ? "controls.finished" : "controls.next");
   next.disabled = !connected || finished || D.state === null;
-  setText("next-hint", nextDescription());
+  // Not `disabled` while waiting: the button keeps the keyboard focus it has.
+  if (nextPending.waiting) next.setAttribute("aria-disabled", "true");
+  else next.removeAttribute("aria-disabled");
+  setText("next-hint", nextPending.waiting ? t("next.pending") : nextDescription());
   $("btn-close").disabled = !connected || !open;
   const pause = $("btn-pause");
   setT(pause, D.state === "question_paused" ? "controls.resume" : "controls.pause");
@@ -369,7 +376,35 @@ function hideError() {
   errorTimer = null;
 }
 
-$("btn-next").addEventListener("click", () => send({ type: "next" }));
+/**
+ * A Next sent and not yet answered. With a large class the server sends every student their
+ * message before it answers the dashboard (about a second for 10,000 on two cores), so the
+ * button says at once that the click was taken, and a second click meanwhile is not sent:
+ * it would close the question the first one opens.
+ */
+const nextPending = {
+  timer: null,
+  get waiting() {
+    return this.timer !== null;
+  },
+  start() {
+    this.timer = window.setTimeout(() => this.stop(), NEXT_REPLY_WAIT_MS);
+    renderControls();
+  },
+  stop() {
+    if (this.timer === null) return;
+    window.clearTimeout(this.timer);
+    this.timer = null;
+    renderControls();
+  },
+};
+// Past this the button takes clicks again, reply or not (the server answers every command).
+const NEXT_REPLY_WAIT_MS = 15000;
+
+$("btn-next").addEventListener("click", () => {
+  if (nextPending.waiting) return;
+  if (send({ type: "next" })) nextPending.start();
+});
 $("btn-close").addEventListener("click", () => send({ type: "close_question" }));
 $("btn-pause").addEventListener("click", () => send({ type: D.state === "question_paused" ? "resume" : "pause" }));
 $("btn-extend30").addEventListener("click", () => send({ type: "extend", seconds: 30 }));
