@@ -341,6 +341,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         for conn in conns:
             try:
                 conn.send(("stop",))
+            except OSError:
+                pass  # it ended by itself (its students saw the session end): its result is in the pipe
+            try:
                 while conn.poll(60):  # thousands of sockets to close first, on a busy machine
                     kind, payload = conn.recv()
                     if kind == "result":
@@ -377,6 +380,8 @@ def format_report(r: dict[str, Any]) -> str:
     for key in ("after_join", "after_questions", "after_interactions"):
         if key in r:
             lines.append(f"  {key}: {r[key]}")
+    if r.get("students_report"):
+        lines.append(f"  students: {r['students_report']}")
     for task in r.get("traced_long_tasks", []):
         lines.append(f"  traced task: {task['wall_ms']} ms, of which CPU {task['cpu_ms']} ms; "
                      f"inside {task['inside_ms']}")
