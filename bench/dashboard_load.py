@@ -48,7 +48,7 @@ sys.path[:0] = [str(HERE), str(REPO)]
 
 from loadgen import machine_busy_seconds, raise_nofile_limit, worker_process  # noqa: E402
 
-from tests.test_dashboard_scale import PROBE_JS  # noqa: E402
+from tests.test_dashboard_scale import PROBE_JS, traced_long_tasks  # noqa: E402
 
 CHROMIUM = os.environ.get("QUIZCTL_CHROMIUM", "/usr/bin/chromium")
 LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
@@ -196,35 +196,6 @@ def long_tasks(page: Page, marks: list[tuple[str, float]]) -> dict[str, dict[str
     return phases
 
 
-# A main-thread task in a Chromium trace, by the names Chromium versions give it.
-TASK_EVENTS = {"RunTask", "ThreadControllerImpl::RunTask"}
-
-
-def traced_long_tasks(trace: bytes, since_us: float) -> list[dict[str, Any]]:
-    """The page's tasks over 50 ms in a Chromium trace: wall time, the main thread's CPU time, what ran inside.
-
-    A task whose CPU time is much shorter than its wall time spent the difference waiting
-    for a core (the machine is shared), not working.
-    """
-    events = json.loads(trace)["traceEvents"]
-    main = {(e["pid"], e["tid"]) for e in events
-            if e.get("name") == "thread_name" and e.get("args", {}).get("name") == "CrRendererMain"}
-    tasks = [e for e in events if e.get("ph") == "X" and e.get("name") in TASK_EVENTS and (e["pid"], e["tid"]) in main
-             and e.get("dur", 0) > 50_000 and e["ts"] >= since_us]
-    found = []
-    for task in tasks:
-        begin, end = task["ts"], task["ts"] + task["dur"]
-        inside: dict[str, float] = {}
-        for e in events:
-            if (e.get("ph") == "X" and (e["pid"], e["tid"]) == (task["pid"], task["tid"]) and e is not task
-                    and begin <= e["ts"] < end and e.get("dur", 0) >= 1000):
-                inside[e["name"]] = max(inside.get(e["name"], 0.0), e["dur"] / 1000)
-        top = dict(sorted(inside.items(), key=lambda kv: -kv[1])[:6])
-        found.append({"wall_ms": round(task["dur"] / 1000), "cpu_ms": round(task.get("tdur", 0) / 1000),
-                      "inside_ms": {k: round(v, 1) for k, v in top.items()}})
-    return found
-
-
 def run(args: argparse.Namespace) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix="dashboard-load-"))
     nofile = raise_nofile_limit()
@@ -325,7 +296,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             if args.trace:
                 trace = browser.stop_tracing()
                 Path(args.trace).write_bytes(trace)
-                result["traced_long_tasks"] = traced_long_tasks(trace, 0)
+                result["traced_long_tasks"] = traced_long_tasks(trace)
             browser.close()
     finally:
         signal.alarm(0)

@@ -5,12 +5,14 @@ joins, connects and answers while the dashboard is open; the students are not br
 `POST /join` and a `/ws/student` socket each, driven from a trio loop on a thread of this
 process (`Crowd`). The page records every long task (a `PerformanceObserver` for
 `longtask`, installed before its scripts run) and when the Next click was handled, sent and
-answered. The test asserts what the instructor depends on: no long task over
-LONG_TASK_LIMIT_MS, a table that holds a bounded number of rows whatever the class size,
-search and filters over everyone (the filter counts are the server's own), sorting, the
-table's size for screen readers, and a Next click that says at once it was taken (a double
-click sends one `next`) and reaches the server and comes back as the open question in
-bounded time. The figures are printed (run with -s to see them).
+answered; a Chromium trace gives each long task's CPU time on the main thread. The test
+asserts what the instructor depends on: no task whose own work is over LONG_TASK_LIMIT_MS
+(CPU time: on a shared machine a task's wall time includes its wait for a core), a table
+that holds a bounded number of rows whatever the class size, search and filters over
+everyone (the filter counts are the server's own), sorting, the table's size for screen
+readers, and a Next click that says at once it was taken (a double click sends one
+`next`) and reaches the server and comes back as the open question in bounded time. The
+figures are printed (run with -s to see them).
 
 Why this size says something about 10,000 (bench/dashboard_load.py measures that): over
 300 participants the server sends the presence as the rows that changed, at most once a
@@ -52,10 +54,12 @@ LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking
 DASHBOARD = {"width": 1280, "height": 800}
 CLASS_SIZE = int(os.environ.get("QUIZCTL_DASHBOARD_CLASS", "2500"))
 CONCURRENCY = 32  # joins and socket opens in flight at once
-# The issue's target is 100 ms. On this shared 2-core machine the server, the students and
-# Chromium take turns on the CPU, and a task that waits for a core is measured with the
-# wait: the bound has that headroom; the figure measured is printed and reported.
-LONG_TASK_LIMIT_MS = 150.0
+# The issue's target is 100 ms, for the page's own work: the main thread's CPU time in a task,
+# from a Chromium trace. On this shared 2-core machine the server, the students and Chromium
+# take turns on the CPU, and the browser's long-task API measures a task with its wait for a
+# core (a task of 263 ms with 9 ms of CPU was seen); its figure is printed, only a freeze fails on it.
+LONG_TASK_LIMIT_MS = 100.0
+LONG_TASK_WALL_LIMIT_MS = 1000.0
 MAX_ROWS_IN_PAGE = 100
 MIN_ROWS_IN_PAGE = 12  # what the tables show at 1280x800 (13 or 14 rows), the window's margin aside
 NEXT_LIMIT_MS = 1500.0  # click -> the open question shown, through the server (target 200 ms)
@@ -90,6 +94,35 @@ document.addEventListener("DOMContentLoaded", () => {
     .observe(hint, { childList: true, characterData: true, subtree: true });
 });
 """
+
+
+# A main-thread task in a Chromium trace, by the names Chromium versions give it.
+TASK_EVENTS = {"RunTask", "ThreadControllerImpl::RunTask"}
+
+
+def traced_long_tasks(trace: bytes) -> list[dict[str, Any]]:
+    """The page's tasks over 50 ms in a Chromium trace: wall time, the main thread's CPU time, what ran inside.
+
+    A task whose CPU time is much shorter than its wall time spent the difference waiting
+    for a core (the machine is shared), not working.
+    """
+    events = json.loads(trace)["traceEvents"]
+    main = {(e["pid"], e["tid"]) for e in events
+            if e.get("name") == "thread_name" and e.get("args", {}).get("name") == "CrRendererMain"}
+    tasks = [e for e in events if e.get("ph") == "X" and e.get("name") in TASK_EVENTS and (e["pid"], e["tid"]) in main
+             and e.get("dur", 0) > 50_000]
+    found = []
+    for task in tasks:
+        begin, end = task["ts"], task["ts"] + task["dur"]
+        inside: dict[str, float] = {}
+        for e in events:
+            if (e.get("ph") == "X" and (e["pid"], e["tid"]) == (task["pid"], task["tid"]) and e is not task
+                    and begin <= e["ts"] < end and e.get("dur", 0) >= 1000):
+                inside[e["name"]] = max(inside.get(e["name"], 0.0), e["dur"] / 1000)
+        top = dict(sorted(inside.items(), key=lambda kv: -kv[1])[:6])
+        found.append({"wall_ms": round(task["dur"] / 1000), "cpu_ms": round(task.get("tdur", task["dur"]) / 1000),
+                      "inside_ms": {k: round(v, 1) for k, v in top.items()}})
+    return found
 
 
 def free_port() -> int:
@@ -344,10 +377,13 @@ def test_the_dashboard_stays_responsive_with_a_large_class(server: ServerProcess
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     crowd = Crowd(server.url)
+    tracing = False
     try:
         page.goto(server.instructor_url)
         expect(page.locator("#conn")).to_have_text("Connected")
         started = page.evaluate("performance.now()")
+        browser.start_tracing(page=page, categories=["toplevel"])  # each task's wall and CPU time
+        tracing = True
         rows_seen = []
 
         # ---- the class joins
@@ -463,8 +499,12 @@ def test_the_dashboard_stays_responsive_with_a_large_class(server: ServerProcess
 
         probe: dict[str, Any] = page.evaluate("window.__dash")
         ended = page.evaluate("performance.now()")
+        traced = traced_long_tasks(browser.stop_tracing())
+        tracing = False
     finally:
         crowd.close()
+        if tracing:
+            browser.stop_tracing()
         context.close()
 
     tasks = [t for t in probe["longtasks"] if t["start"] >= started]
@@ -477,6 +517,7 @@ def test_the_dashboard_stays_responsive_with_a_large_class(server: ServerProcess
         "long_tasks": len(tasks),
         "longest_task_ms": round(longest),
         "blocked_ms": round(blocked),
+        "longest_task_cpu_ms": max((t["cpu_ms"] for t in traced), default=0),
         "next_start_ms": {k: round(v) for k, v in start.items()},
         "next_close_open_ms": {k: round(v) for k, v in second.items()},
         "presence_rows_in_page": max(rows_seen),
@@ -486,6 +527,7 @@ def test_the_dashboard_stays_responsive_with_a_large_class(server: ServerProcess
     assert errors == []
     assert max(rows_seen) < MAX_ROWS_IN_PAGE and leaderboard_rows < MAX_ROWS_IN_PAGE, figures
     assert min(rows_seen) >= MIN_ROWS_IN_PAGE and leaderboard_rows >= MIN_ROWS_IN_PAGE, figures  # the view is full
-    assert longest < LONG_TASK_LIMIT_MS, figures
+    assert figures["longest_task_cpu_ms"] < LONG_TASK_LIMIT_MS, (figures, traced)
+    assert longest < LONG_TASK_WALL_LIMIT_MS, (figures, traced)
     assert start["shown_ms"] < NEXT_LIMIT_MS and second["shown_ms"] < NEXT_LIMIT_MS, figures
     assert start["acknowledged_ms"] < ACK_LIMIT_MS and second["acknowledged_ms"] < ACK_LIMIT_MS, figures
