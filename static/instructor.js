@@ -63,8 +63,7 @@ const D = {
   totalQuestions: null,
   participants: [],
   participantCount: 0,
-  presence: [],
-  presenceIdx: null,
+  lobbyTruncated: false, // a large class: `participants` are the latest to join only
   orphans: [],
   roster: null, // {notJoined, refused} when the session has a class list
   questions: new Map(), // idx -> the question_open message (text, type, options, ...)
@@ -116,6 +115,7 @@ function startSocket() {
     onMessage,
     onStatus: (status) => {
       statusHandler(status);
+      if (status !== "open") nextPending.stop(); // a reply cannot come on a socket that closed
       renderControls();
     },
     onFatal: (code) => {
@@ -155,6 +155,8 @@ function onMessage(msg, receivedAt) {
       return onLobby(msg);
     case "presence_update":
       return onPresence(msg);
+    case "presence_delta":
+      return onPresenceDelta(msg);
     case "question_open":
       return onQuestionOpen(msg, receivedAt);
     case "question_paused":
@@ -177,6 +179,8 @@ function onMessage(msg, receivedAt) {
     case "command_result":
       return onCommandResult(msg);
     case "error":
+      // Replies come in the order of the commands: a refusal while Next waits is its own.
+      nextPending.stop();
       return showError(errorText(msg.code, msg.message));
     default:
       return undefined;
@@ -215,6 +219,7 @@ function onState(msg) {
 
 // The server answers every command with its status: the state, the questions asked.
 function onCommandResult(msg) {
+  if (msg.command === "next") nextPending.stop();
   const r = msg.result;
   if (!r || typeof r !== "object") return;
   if (r.question_count) D.totalQuestions = Number(r.question_count);
@@ -227,18 +232,47 @@ function onCommandResult(msg) {
 function onLobby(msg) {
   D.participants = msg.participants || [];
   D.participantCount = Number(msg.count ?? D.participants.length);
+  D.lobbyTruncated = msg.truncated === true;
   scheduleRender("lobby");
   renderControls();
 }
 
+/** The whole presence table (on connect, and every round for a class up to 300). */
 function onPresence(msg) {
-  D.presence = msg.rows || [];
-  D.presenceIdx = msg.current_question_idx ?? null;
+  const rows = Array.isArray(msg.rows) ? msg.rows : [];
+  const sent = new Set();
+  for (const row of rows) {
+    sent.add(String(row.student_id));
+    upsertRow(row);
+  }
+  for (const id of presence.rows.keys()) if (!sent.has(id)) removeRow(id);
+  presence.questionIdx = msg.current_question_idx ?? null;
   D.orphans = msg.orphan_duplicate_joins || [];
   D.roster = Array.isArray(msg.not_joined) ? { notJoined: msg.not_joined, refused: msg.refused_joins || [] } : null;
-  scheduleRender("presence");
+  schedulePresence();
   scheduleRender("orphans");
   scheduleRender("roster");
+  renderControls();
+}
+
+/** The rows that changed (a class over 300); the lists come only when they changed. */
+function onPresenceDelta(msg) {
+  const idx = msg.current_question_idx ?? null;
+  if (idx !== presence.questionIdx) {
+    clearAnswered();
+    presence.questionIdx = idx;
+  }
+  for (const id of msg.removed || []) removeRow(String(id));
+  for (const row of msg.rows || []) upsertRow(row);
+  if (Array.isArray(msg.orphan_duplicate_joins)) {
+    D.orphans = msg.orphan_duplicate_joins;
+    scheduleRender("orphans");
+  }
+  if (Array.isArray(msg.not_joined)) {
+    D.roster = { notJoined: msg.not_joined, refused: msg.refused_joins || [] };
+    scheduleRender("roster");
+  }
+  schedulePresence();
   renderControls();
 }
 
@@ -281,12 +315,10 @@ function renderControls() {
   );
   setText("st-participants", formatNumber(D.participantCount));
   setT("q-empty", finished ? "current.over" : "current.empty");
-  const connectedCount = D.presence.reduce((a, r) => a + (r.connected ? 1 : 0), 0);
-  setText("st-connected", formatNumber(connectedCount));
-  const answered = D.presence.reduce((a, r) => a + (r.answered_current ? 1 : 0), 0);
+  setText("st-connected", formatNumber(presence.connected));
   setText(
     "st-answered",
-    open || D.state === "question_closed" ? t("status.answered_of", { count: answered, total: D.presence.length }) : "—",
+    open || D.state === "question_closed" ? t("status.answered_of", { count: presence.answered, total: presence.rows.size }) : "—",
   );
   const waiting = open ? D.waitingExtra : 0;
   if (waiting > 0) setT("st-waiting", "dash.waiting_extra", { count: waiting });
@@ -295,7 +327,10 @@ function renderControls() {
   const next = $("btn-next");
   setT(next, D.state === "lobby" ? "controls.start" : finished ? "controls.finished" : "controls.next");
   next.disabled = !connected || finished || D.state === null;
-  setText("next-hint", nextDescription());
+  // Not `disabled` while waiting: the button keeps the keyboard focus it has.
+  if (nextPending.waiting) next.setAttribute("aria-disabled", "true");
+  else next.removeAttribute("aria-disabled");
+  setText("next-hint", nextPending.waiting ? t("next.pending") : nextDescription());
   $("btn-close").disabled = !connected || !open;
   const pause = $("btn-pause");
   setT(pause, D.state === "question_paused" ? "controls.resume" : "controls.pause");
@@ -341,7 +376,35 @@ function hideError() {
   errorTimer = null;
 }
 
-$("btn-next").addEventListener("click", () => send({ type: "next" }));
+/**
+ * A Next sent and not yet answered. With a large class the server sends every student their
+ * message before it answers the dashboard (about a second for 10,000 on two cores), so the
+ * button says at once that the click was taken, and a second click meanwhile is not sent:
+ * it would close the question the first one opens.
+ */
+const nextPending = {
+  timer: null,
+  get waiting() {
+    return this.timer !== null;
+  },
+  start() {
+    this.timer = window.setTimeout(() => this.stop(), NEXT_REPLY_WAIT_MS);
+    renderControls();
+  },
+  stop() {
+    if (this.timer === null) return;
+    window.clearTimeout(this.timer);
+    this.timer = null;
+    renderControls();
+  },
+};
+// Past this the button takes clicks again, reply or not (the server answers every command).
+const NEXT_REPLY_WAIT_MS = 15000;
+
+$("btn-next").addEventListener("click", () => {
+  if (nextPending.waiting) return;
+  if (send({ type: "next" })) nextPending.start();
+});
 $("btn-close").addEventListener("click", () => send({ type: "close_question" }));
 $("btn-pause").addEventListener("click", () => send({ type: D.state === "question_paused" ? "resume" : "pause" }));
 $("btn-extend30").addEventListener("click", () => send({ type: "extend", seconds: 30 }));
@@ -523,7 +586,7 @@ function answeredCount(idx, counts, distribution) {
   }
   if (type === "numeric" && distribution && Number.isFinite(Number(distribution.count))) return Number(distribution.count);
   if (D.histogram && D.histogram.question_idx === idx && Number.isFinite(Number(D.histogram.submitted))) return Number(D.histogram.submitted);
-  return D.presenceIdx === idx ? D.presence.reduce((a, r) => a + (r.answered_current ? 1 : 0), 0) : 0;
+  return presence.questionIdx === idx ? presence.answered : 0;
 }
 
 const TYPE_KEYS = {
@@ -693,40 +756,240 @@ function renderDistribution(q, type, h, closed) {
   note.hidden = !noteText;
 }
 
+// ------------------------------------------------------------------ tables that render what is in view
+
+// A class of 10,000 is 10,000 rows. The student table and the leaderboard put in the page
+// only the rows in view, plus a margin either side, between two empty spacers that keep
+// the scroll height of the whole list; the rest of the list lives in memory. Screen readers
+// get the size from aria-rowcount and each row's place from aria-rowindex (the header is row 1).
+const WINDOW_MARGIN_ROWS = 8;
+const ROW_PX_GUESS = 34; // until a row has been measured
+const FLEXIBLE_MIN_PX = 96; // the name column, at least
+const PROBE_ID = "0000000000"; // an ID of ten characters fits; a longer one ends in "…"
+
+function spacer(columns) {
+  const cell = el("td", { colspan: String(columns) });
+  return { tbody: el("tbody", { class: "v-spacer", "aria-hidden": "true", hidden: true }, el("tr", null, cell)), cell };
+}
+
+function setSpacer(part, px) {
+  part.tbody.hidden = px <= 0;
+  part.cell.style.height = `${px}px`;
+}
+
+/**
+ * The rows of `body` (a <tbody> of `table`, inside its `.table-scroll`) as a window over a
+ * list: setRows(list) shows a new list, scrolling moves the window. `key(item)` names an
+ * item's row, `make(key)` builds it once ({tr, ...}), `fill(row, item)` writes an item into
+ * it, and only when `signature(item)` changed. Rows leaving the window leave the page.
+ *
+ * Columns have fixed widths, so they do not shift as other rows scroll in: each as wide as
+ * its header and the widest content it can hold (the rows `probes()` builds), measured in
+ * the page's language; the `flexible` column (the name) takes the rest.
+ */
+class WindowedRows {
+  constructor({ table, body, columns, key, make, fill, signature, probes, flexible }) {
+    this.table = table;
+    this.body = body;
+    this.scroller = table.closest(".table-scroll");
+    this.key = key;
+    this.make = make;
+    this.fill = fill;
+    this.signature = signature;
+    this.probes = probes;
+    this.flexible = flexible;
+    this.fitted = false;
+    this.items = [];
+    this.live = new Map(); // key -> row, the rows in the page
+    this.rowPx = ROW_PX_GUESS;
+    this.frame = null;
+    this.before = spacer(columns);
+    this.after = spacer(columns);
+    body.before(this.before.tbody);
+    body.after(this.after.tbody);
+    // No scroll anchoring: the spacers change under the reader and the window follows scrollTop alone.
+    this.scroller.classList.add("windowed");
+    // Where keyboard focus goes when the row holding it leaves the window (unless the page
+    // already made the scroller a stop of its own, for a table without buttons).
+    if (!this.scroller.hasAttribute("tabindex")) this.scroller.tabIndex = -1;
+    this.scroller.addEventListener("scroll", () => this.schedule(), { passive: true });
+    window.addEventListener("resize", () => this.schedule());
+  }
+
+  /** Show `items` (the whole list, in order; the caller keeps no other reference to change it). */
+  setRows(items) {
+    this.items = items;
+    this.table.setAttribute("aria-rowcount", String(items.length + 1));
+    this.render();
+  }
+
+  /** Every row is written again, and the columns measured again, at the next render (the language changed). */
+  invalidate() {
+    for (const row of this.live.values()) row.sig = null;
+    this.fitted = false;
+  }
+
+  /** Measure each column's width once (in the automatic table layout, as narrow as it goes), then fix them. */
+  fitColumns() {
+    const table = this.table;
+    const heads = Array.from(table.tHead.rows[0].cells);
+    table.classList.remove("fitted");
+    table.classList.add("fitting");
+    table.style.minWidth = "";
+    for (const th of heads) th.style.width = "";
+    const shown = Array.from(this.body.children);
+    this.body.replaceChildren(...this.probes());
+    const widths = heads.map((th) => Math.ceil(th.getBoundingClientRect().width) + 1);
+    this.body.replaceChildren(...shown);
+    table.classList.remove("fitting");
+    let fixed = 0;
+    heads.forEach((th, i) => {
+      if (i === this.flexible) return;
+      th.style.width = `${widths[i]}px`;
+      fixed += widths[i];
+    });
+    table.style.minWidth = `${fixed + Math.max(widths[this.flexible], FLEXIBLE_MIN_PX)}px`;
+    table.classList.add("fitted");
+    this.fitted = widths.every((w) => w > 1); // a table out of the layout (hidden) measures 0: again later
+  }
+
+  schedule() {
+    if (this.frame !== null) return;
+    this.frame = window.requestAnimationFrame(() => {
+      this.frame = null;
+      this.render();
+    });
+  }
+
+  render() {
+    const items = this.items;
+    const scroller = this.scroller;
+    if (!this.fitted && !scroller.hidden) this.fitColumns();
+    const headPx = this.table.tHead ? this.table.tHead.offsetHeight : 0;
+    // The scroller grows with its rows up to its max-height: the window fills that height.
+    const maxPx = parseFloat(getComputedStyle(scroller).maxHeight);
+    const viewPx = Number.isFinite(maxPx) ? maxPx : scroller.clientHeight || window.innerHeight;
+    const rowPx = this.rowPx;
+    const inView = Math.ceil(viewPx / rowPx) + 1;
+    const firstInView = Math.min(Math.floor(Math.max(0, scroller.scrollTop - headPx) / rowPx), Math.max(0, items.length - inView));
+    const first = Math.max(0, firstInView - WINDOW_MARGIN_ROWS);
+    const end = Math.min(items.length, firstInView + inView + WINDOW_MARGIN_ROWS);
+
+    const previous = this.live;
+    const live = new Map();
+    const trs = [];
+    for (let i = first; i < end; i += 1) {
+      const item = items[i];
+      const k = this.key(item);
+      const row = previous.get(k) || this.make(k);
+      const sig = this.signature(item);
+      if (row.sig !== sig) {
+        this.fill(row, item);
+        row.sig = sig;
+      }
+      row.item = item;
+      if (row.index !== i) {
+        row.index = i;
+        row.tr.setAttribute("aria-rowindex", String(i + 2));
+      }
+      live.set(k, row);
+      trs.push(row.tr);
+    }
+    this.live = live;
+    this.place(trs, previous);
+    setSpacer(this.before, first * rowPx);
+    setSpacer(this.after, (items.length - end) * rowPx);
+
+    const measured = trs.length ? trs[0].getBoundingClientRect().height : 0;
+    if (measured > 0 && Math.abs(measured - rowPx) > 0.5) {
+      this.rowPx = measured;
+      this.schedule();
+    }
+  }
+
+  /** Put `trs` in the body in this order, moving as few as possible (a row that stays keeps focus and hover). */
+  place(trs, previous) {
+    const body = this.body;
+    const active = document.activeElement;
+    const focused = active && body.contains(active) ? active : null;
+    for (const [k, row] of previous) if (!this.live.has(k)) row.tr.remove();
+    let cursor = body.firstElementChild;
+    for (const tr of trs) {
+      if (cursor === tr) cursor = cursor.nextElementSibling;
+      else body.insertBefore(tr, cursor);
+    }
+    if (focused && document.activeElement !== focused) {
+      if (body.contains(focused)) focused.focus({ preventScroll: true });
+      else this.scroller.focus({ preventScroll: true });
+    }
+  }
+}
+
 // ------------------------------------------------------------------ leaderboard
 
+const leaderboardRows = new WindowedRows({
+  table: $("lb-table"),
+  body: $("lb-body"),
+  columns: 4,
+  key: (r) => String(r.student_id ?? `${r.rank}\u0001${r.name}`),
+  make: () => {
+    const cells = [el("td", { class: "num" }), el("td", { dir: "auto" }), el("td", { class: "mono" }), el("td", { class: "num" })];
+    return { tr: el("tr", null, ...cells), cells, sig: null };
+  },
+  fill: (row, r) => {
+    const [rank, name, id, score] = row.cells;
+    rank.textContent = formatNumber(r.rank);
+    name.textContent = r.name ?? "";
+    id.textContent = r.student_id ?? "";
+    score.textContent = fmtScore(r.score);
+  },
+  signature: (r) => `${r.rank}\u0001${r.name}\u0001${r.student_id}\u0001${r.score}`,
+  probes() {
+    const row = this.make();
+    this.fill(row, { rank: 88888, name: "", student_id: PROBE_ID, score: 888.88 });
+    return [row.tr];
+  },
+  flexible: 1,
+});
+
 function renderLeaderboard(rows) {
-  const frag = document.createDocumentFragment();
-  for (const r of rows) {
-    frag.appendChild(
-      el(
-        "tr",
-        null,
-        el("td", { class: "num" }, formatNumber(r.rank)),
-        el("td", { dir: "auto" }, r.name),
-        el("td", { class: "mono" }, r.student_id ?? ""),
-        el("td", { class: "num" }, fmtScore(r.score)),
-      ),
-    );
-  }
-  $("lb-body").replaceChildren(frag);
+  D.leaderboard = rows;
   $("lb-empty").hidden = rows.length > 0;
   $("lb-table").closest(".table-scroll").hidden = rows.length === 0;
-  D.leaderboard = rows;
+  leaderboardRows.setRows(rows);
   setText("lb-count", rows.length ? t("board.count", { count: rows.length }) : "");
 }
 
 // ------------------------------------------------------------------ lobby + orphans
 
+// The lists beside the tables show at most this many entries, and say how many more there are.
+const LIST_LIMIT = 200;
+
+function renderMore(id, hiddenCount) {
+  if (hiddenCount > 0) setT(id, "dash.more_not_shown", { count: hiddenCount });
+  $(id).hidden = hiddenCount <= 0;
+}
+
+let lobbyShown = "";
+
+/** Everyone who joined (up to 300), or for a larger class the count and the latest names the server sends. */
 function renderLobby() {
   const list = D.participants;
   setText("lobby-count", formatNumber(D.participantCount));
-  const frag = document.createDocumentFragment();
-  for (const p of list) {
-    frag.appendChild(el("li", null, el("bdi", { class: "lobby-name" }, p.name), " ", el("bdi", { class: "muted mono" }, p.student_id)));
+  const shown = list.map((p) => `${p.student_id}\u0001${p.name}`).join("\u0002");
+  if (shown !== lobbyShown) {
+    lobbyShown = shown;
+    const frag = document.createDocumentFragment();
+    for (const p of list) {
+      frag.appendChild(el("li", null, el("bdi", { class: "lobby-name" }, p.name), " ", el("bdi", { class: "muted mono" }, p.student_id)));
+    }
+    $("lobby-list").replaceChildren(frag);
   }
-  $("lobby-list").replaceChildren(frag);
   $("lobby-empty").hidden = list.length > 0;
+  $("lobby-list").hidden = list.length === 0;
+  const note = $("lobby-note");
+  if (D.lobbyTruncated) setT(note, "dash.lobby_latest", { shown: list.length, count: D.participantCount });
+  note.hidden = !D.lobbyTruncated;
 }
 
 function dupInfo(row) {
@@ -744,7 +1007,7 @@ function detailText(detail) {
 
 function renderOrphans() {
   const frag = document.createDocumentFragment();
-  for (const o of D.orphans) {
+  for (const o of D.orphans.slice(0, LIST_LIMIT)) {
     const detail = detailText(o.latest_detail);
     frag.appendChild(
       el(
@@ -758,6 +1021,7 @@ function renderOrphans() {
   }
   $("orphan-list").replaceChildren(frag);
   $("orphan-empty").hidden = D.orphans.length > 0;
+  renderMore("orphan-more", D.orphans.length - LIST_LIMIT);
 }
 
 // ------------------------------------------------------------------ roster
@@ -775,7 +1039,7 @@ function attemptAddress(detail) {
   return { address: space > 0 ? from.slice(0, space) : from, agent: space > 0 ? from.slice(space + 1) : "" };
 }
 
-/** With a class list: who has not joined yet, and the IDs refused for not being on it. */
+/** With a class list: who has not joined yet, and the IDs refused for not being on it (the latest first). */
 function renderRoster() {
   const roster = D.roster;
   $("roster-panel").hidden = !roster;
@@ -785,14 +1049,17 @@ function renderRoster() {
   $("not-joined-count").setAttribute("aria-label", t("presence.not_joined_count", { count: notJoined.length }));
   setChildren(
     $("not-joined-list"),
-    notJoined.map((s) => el("li", null, el("bdi", { class: "lobby-name" }, s.name || ""), " ", el("bdi", { class: "muted mono" }, s.student_id))),
+    notJoined
+      .slice(0, LIST_LIMIT)
+      .map((s) => el("li", null, el("bdi", { class: "lobby-name" }, s.name || ""), " ", el("bdi", { class: "muted mono" }, s.student_id))),
   );
   $("not-joined-list").hidden = notJoined.length === 0;
   $("not-joined-empty").hidden = notJoined.length > 0;
+  renderMore("not-joined-more", notJoined.length - LIST_LIMIT);
   const refused = (roster.refused || []).slice().sort((a, b) => (toEpochMs(b.latest_ts) || 0) - (toEpochMs(a.latest_ts) || 0));
   setChildren(
     $("refused-body"),
-    refused.map((r) => {
+    refused.slice(0, LIST_LIMIT).map((r) => {
       const { address, agent } = attemptAddress(r.latest_detail);
       return el(
         "tr",
@@ -806,31 +1073,223 @@ function renderRoster() {
   );
   $("refused-wrap").hidden = refused.length === 0;
   $("refused-empty").hidden = refused.length > 0;
+  renderMore("refused-more", refused.length - LIST_LIMIT);
 }
 
-// ------------------------------------------------------------------ presence table
+// ------------------------------------------------------------------ presence: everyone, in memory
+
+/**
+ * Everyone's row by student ID, kept as the server's messages change it: a presence_update
+ * is the whole table, a presence_delta (a class over 300) the rows that changed. The counts
+ * the status line and the filters show are kept with the rows, so a message costs what it
+ * changed, never a pass over the class.
+ *
+ * An entry: {id, row (as sent), search (ID and name in lower case), idKey (see idSortKey),
+ * flagged, k (its sort key where it sits in `order.list`), placed (it is in that list)}.
+ */
+const presence = {
+  rows: new Map(),
+  questionIdx: null,
+  connected: 0,
+  answered: 0,
+  flagged: 0,
+};
+
+/**
+ * An ID as a plain string that sorts like the people reading it: case folded, and each run
+ * of digits led by its length, so s2 comes before s10 (what a numeric collator does, at the
+ * cost of a string comparison: sorting 10,000 IDs with Intl.Collator takes ~60 ms).
+ */
+function idSortKey(id) {
+  return id.toLowerCase().replace(/\d+/g, (digits) => {
+    const value = digits.replace(/^0+(?=\d)/, "");
+    return String.fromCharCode(0x30 + Math.min(value.length, 0x4f)) + value;
+  });
+}
+
+function isFlagged(row) {
+  return (Number(row.blur_count) || 0) + (Number(row.hidden_count) || 0) + dupInfo(row).count > 0;
+}
+
+function tally(entry, sign) {
+  if (entry.row.connected) presence.connected += sign;
+  if (entry.row.answered_current) presence.answered += sign;
+  if (entry.flagged) presence.flagged += sign;
+}
+
+function upsertRow(row) {
+  const id = String(row.student_id);
+  let entry = presence.rows.get(id);
+  if (entry) {
+    tally(entry, -1);
+    if (entry.row.name !== row.name) entry.search = `${id}\n${row.name ?? ""}`.toLowerCase();
+    entry.row = row;
+  } else {
+    entry = { id, row, search: `${id}\n${row.name ?? ""}`.toLowerCase(), idKey: idSortKey(id), k: null, placed: false };
+    presence.rows.set(id, entry);
+  }
+  entry.flagged = isFlagged(row);
+  tally(entry, 1);
+  order.moved.add(entry);
+}
+
+function removeRow(id) {
+  const entry = presence.rows.get(id);
+  if (!entry) return;
+  tally(entry, -1);
+  presence.rows.delete(id);
+  order.moved.delete(entry);
+  if (entry.placed) order.gone.push(entry);
+}
+
+/** A new question: nobody has answered it (the server sends no rows for that). */
+function clearAnswered() {
+  for (const entry of presence.rows.values()) {
+    if (!entry.row.answered_current) continue;
+    entry.row.answered_current = false;
+    order.moved.add(entry);
+  }
+  presence.answered = 0;
+}
+
+// ------------------------------------------------------------------ presence: the order
 
 const COLUMNS = [
-  { key: "student_id", label: "common.student_id", get: (r) => String(r.student_id ?? ""), text: true },
-  { key: "name", label: "common.name", get: (r) => String(r.name ?? ""), text: true },
-  { key: "connected", label: "presence.col_status", get: (r) => (r.connected ? 1 : 0) },
-  { key: "last_seen", label: "presence.col_last_seen", get: (r) => (r.connected ? Number.MAX_SAFE_INTEGER : toEpochMs(r.last_seen_ms) || 0) },
-  { key: "blur", label: "presence.col_blur", get: (r) => Number(r.blur_count) || 0, num: true },
-  { key: "hidden", label: "presence.col_hidden", get: (r) => Number(r.hidden_count) || 0, num: true },
-  { key: "dup", label: "presence.col_dup", get: (r) => dupInfo(r).count, num: true },
-  { key: "answered", label: "presence.col_answered", get: (r) => (r.answered_current ? 1 : 0) },
+  { key: "student_id", label: "common.student_id", sortKey: (e) => e.idKey, id: true },
+  { key: "name", label: "common.name", sortKey: (e) => String(e.row.name ?? ""), text: true },
+  { key: "connected", label: "presence.col_status", sortKey: (e) => (e.row.connected ? 1 : 0) },
+  {
+    key: "last_seen",
+    label: "presence.col_last_seen",
+    sortKey: (e) => (e.row.connected ? Number.MAX_SAFE_INTEGER : toEpochMs(e.row.last_seen_ms) || 0),
+  },
+  { key: "blur", label: "presence.col_blur", sortKey: (e) => Number(e.row.blur_count) || 0, num: true },
+  { key: "hidden", label: "presence.col_hidden", sortKey: (e) => Number(e.row.hidden_count) || 0, num: true },
+  { key: "dup", label: "presence.col_dup", sortKey: (e) => dupInfo(e.row).count, num: true },
+  { key: "answered", label: "presence.col_answered", sortKey: (e) => (e.row.answered_current ? 1 : 0) },
   { key: "actions", label: "presence.col_actions", sortable: false },
 ];
 
 // Sorting by name follows the dashboard's language (re-made when it changes).
 let collator = new Intl.Collator(undefined, { numeric: true, sensitivity: "base" });
 
+function byId(a, b) {
+  if (a.idKey !== b.idKey) return a.idKey < b.idKey ? -1 : 1;
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+}
+
+/** The table's order: the sort column's key (each entry's `k`) in the sort direction, then the ID. */
+function comparator(col, dir) {
+  if (col.id) return (a, b) => dir * byId(a, b);
+  if (col.text) return (a, b) => dir * collator.compare(a.k, b.k) || byId(a, b);
+  return (a, b) => dir * (a.k - b.k) || byId(a, b);
+}
+
+/**
+ * Everyone, sorted, kept up to date a few times a second: rows whose sort key did not
+ * change stay where they are, a few that did are moved by binary search, and only when
+ * many moved (or the sort changed) is everything sorted again.
+ */
+const order = {
+  list: [],
+  compare: null,
+  column: null,
+  stale: true,
+  moved: new Set(), // entries added or changed since the last refresh
+  gone: [], // entries removed since, still in `list`
+};
+
+function sortColumn() {
+  return COLUMNS.find((c) => c.key === D.sortKey) || COLUMNS[0];
+}
+
+function resort() {
+  order.stale = true;
+}
+
+/** The first index whose entry does not sort before `entry` (by `entry.k`). */
+function lowerBound(list, entry) {
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (order.compare(list[mid], entry) < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+function unplace(entry) {
+  let at = lowerBound(order.list, entry);
+  if (order.list[at] !== entry) at = order.list.indexOf(entry);
+  if (at >= 0) order.list.splice(at, 1);
+  entry.placed = false;
+}
+
+function refreshOrder() {
+  const col = sortColumn();
+  const changed = [];
+  if (!order.stale) {
+    for (const entry of order.moved) {
+      const k = col.sortKey(entry);
+      if (!entry.placed || k !== entry.k) changed.push([entry, k]);
+    }
+  }
+  order.moved.clear();
+  if (order.stale || changed.length + order.gone.length > Math.max(64, order.list.length / 8)) {
+    order.column = col;
+    order.compare = comparator(col, D.sortDir);
+    const list = Array.from(presence.rows.values());
+    for (const entry of list) {
+      entry.k = col.sortKey(entry);
+      entry.placed = true;
+    }
+    list.sort(order.compare);
+    order.list = list;
+    order.gone = [];
+    order.stale = false;
+    return;
+  }
+  for (const entry of order.gone) unplace(entry);
+  order.gone = [];
+  for (const [entry, k] of changed) {
+    if (entry.placed) unplace(entry);
+    entry.k = k;
+    order.list.splice(lowerBound(order.list, entry), 0, entry);
+    entry.placed = true;
+  }
+}
+
+const FILTERS = {
+  connected: (e) => !!e.row.connected,
+  disconnected: (e) => !e.row.connected,
+  unanswered: (e) => !e.row.answered_current,
+  answered: (e) => !!e.row.answered_current,
+  flagged: (e) => e.flagged,
+};
+
+/** The rows the filter and the search keep, in the table's order. */
+function shownRows() {
+  const needle = $("presence-filter").value.trim().toLowerCase();
+  const test = FILTERS[$("presence-show").value];
+  if (!needle && !test) return order.list.slice();
+  const shown = [];
+  for (const entry of order.list) {
+    if (needle && !entry.search.includes(needle)) continue;
+    if (test && !test(entry)) continue;
+    shown.push(entry);
+  }
+  return shown;
+}
+
+// ------------------------------------------------------------------ presence: the table
+
 function buildHead() {
   const cells = COLUMNS.map((c) => {
-    if (c.sortable === false) return tEl("th", { scope: "col" }, c.label);
+    if (c.sortable === false) return tEl("th", { scope: "col", class: `col-${c.key}` }, c.label);
     return el(
       "th",
-      { scope: "col", class: c.num ? "num" : null, dataset: { key: c.key } },
+      { scope: "col", class: `col-${c.key}${c.num ? " num" : ""}`, dataset: { key: c.key } },
       el(
         "button",
         { type: "button", class: "sort-button", dataset: { key: c.key } },
@@ -861,54 +1320,15 @@ $("presence-head").addEventListener("click", (ev) => {
     D.sortKey = key;
     // Text columns read best A→Z; counts and flags most-first.
     const col = COLUMNS.find((c) => c.key === key);
-    D.sortDir = col && col.text ? 1 : -1;
+    D.sortDir = col && (col.text || col.id) ? 1 : -1;
   }
   updateSortIndicators();
-  scheduleRender("presence");
+  resort();
+  schedulePresence(true);
 });
 
-$("presence-filter").addEventListener("input", () => scheduleRender("presence"));
-$("presence-show").addEventListener("change", () => scheduleRender("presence"));
-
-function visibleRows() {
-  const needle = $("presence-filter").value.trim().toLowerCase();
-  const show = $("presence-show").value;
-  let rows = D.presence.filter((r) => {
-    if (needle && !String(r.student_id).toLowerCase().includes(needle) && !String(r.name).toLowerCase().includes(needle)) return false;
-    switch (show) {
-      case "connected":
-        return !!r.connected;
-      case "disconnected":
-        return !r.connected;
-      case "unanswered":
-        return !r.answered_current;
-      case "answered":
-        return !!r.answered_current;
-      case "flagged":
-        return (Number(r.blur_count) || 0) + (Number(r.hidden_count) || 0) + dupInfo(r).count > 0;
-      default:
-        return true;
-    }
-  });
-  const col = COLUMNS.find((c) => c.key === D.sortKey) || COLUMNS[0];
-  const dir = D.sortDir;
-  const idCol = COLUMNS[0];
-  rows = rows
-    .map((r) => ({ r, k: col.get(r), id: idCol.get(r) }))
-    .sort((a, b) => {
-      let c = col.text ? collator.compare(a.k, b.k) : a.k - b.k;
-      if (c === 0) c = collator.compare(a.id, b.id);
-      else c *= dir;
-      return c;
-    })
-    .map((x) => x.r);
-  return rows;
-}
-
-// Rows are kept per student and patched in place: a presence_update for 300+
-// students then costs a few text writes and, when the order changed, one move
-// of existing <tr>s (no element creation, hover and focus survive).
-const rowCache = new Map(); // student_id -> {tr, cells, sig, row}
+$("presence-filter").addEventListener("input", () => schedulePresence(true));
+$("presence-show").addEventListener("change", () => schedulePresence(true));
 
 function lastSeenText(r) {
   if (r.connected) return t("presence.now");
@@ -941,7 +1361,7 @@ function makeRow(id) {
     el("td", null, cells.answered),
     el("td", null, cells.clear),
   );
-  return { tr, cells, sig: "", row: null };
+  return { tr, cells, sig: null };
 }
 
 function fillRow(entry, r) {
@@ -949,7 +1369,9 @@ function fillRow(entry, r) {
   const dup = dupInfo(r);
   const flagged = dup.count > 0;
   entry.tr.className = `${r.connected ? "" : "is-offline"}${flagged ? " is-flagged" : ""}`.trim();
+  c.id.title = String(r.student_id ?? "");
   c.name.textContent = r.name ?? "";
+  c.name.title = r.name ?? "";
   c.status.className = `pill ${r.connected ? "pill-on" : "pill-off"}`;
   c.status.textContent = t(r.connected ? "presence.online" : "presence.offline");
   c.seen.textContent = lastSeenText(r);
@@ -977,67 +1399,106 @@ function rowSignature(r) {
   return [r.name, r.connected, r.last_seen_ms, r.blur_count, r.hidden_count, d.count, d.latest_ts, d.latest_detail, r.answered_current].join("\u0001");
 }
 
+const presenceRows = new WindowedRows({
+  table: $("presence-table"),
+  body: $("presence-body"),
+  columns: COLUMNS.length,
+  key: (entry) => entry.id,
+  make: makeRow,
+  fill: (row, entry) => fillRow(row, entry.row),
+  signature: (entry) => rowSignature(entry.row),
+  // The widest of each column: offline and online, "now" and an hour ago, three-digit counts.
+  probes: () =>
+    [true, false].map((on) => {
+      const row = makeRow(PROBE_ID);
+      const attempts = { count: 888, latest_ts: null, latest_detail: null };
+      fillRow(row, {
+        student_id: PROBE_ID,
+        name: "",
+        connected: on,
+        last_seen_ms: clock.now() - 59 * 60000,
+        blur_count: 888,
+        hidden_count: 888,
+        duplicate_join_attempts: attempts,
+        answered_current: on,
+      });
+      return row.tr;
+    }),
+  flexible: 1,
+});
+
+/** The filter menu says how many each choice shows. */
+function renderFilterCounts() {
+  const total = presence.rows.size;
+  const counts = {
+    all: total,
+    connected: presence.connected,
+    disconnected: total - presence.connected,
+    unanswered: total - presence.answered,
+    answered: presence.answered,
+    flagged: presence.flagged,
+  };
+  for (const option of $("presence-show").options) {
+    const text = t("presence.show_count", { label: t(option.dataset.label), count: counts[option.value] ?? 0 });
+    if (option.textContent !== text) setText(option, text);
+  }
+}
+
 function renderPresence() {
-  const rows = visibleRows();
-  const present = new Set();
-  const ordered = [];
-  for (const r of rows) {
-    const id = String(r.student_id);
-    let entry = rowCache.get(id);
-    if (!entry) {
-      entry = makeRow(id);
-      rowCache.set(id, entry);
-    }
-    const sig = rowSignature(r);
-    if (sig !== entry.sig) {
-      fillRow(entry, r);
-      entry.sig = sig;
-    }
-    entry.row = r;
-    ordered.push(entry.tr);
-  }
-  for (const r of D.presence) present.add(String(r.student_id));
-  for (const id of rowCache.keys()) if (!present.has(id)) rowCache.delete(id);
-
-  const body = $("presence-body");
-  const current = body.children;
-  let same = current.length === ordered.length;
-  for (let i = 0; same && i < ordered.length; i += 1) same = current[i] === ordered[i];
-  if (!same) {
-    const active = document.activeElement;
-    const keepFocus = active && body.contains(active) ? active : null;
-    const frag = document.createDocumentFragment();
-    for (const tr of ordered) frag.appendChild(tr);
-    body.replaceChildren(frag);
-    if (keepFocus && body.contains(keepFocus)) keepFocus.focus({ preventScroll: true });
-  }
-
-  $("presence-empty").hidden = D.presence.length > 0;
-  $("presence-table").closest(".table-scroll").hidden = D.presence.length === 0;
-  const connected = D.presence.reduce((a, r) => a + (r.connected ? 1 : 0), 0);
-  const summary = { count: D.presence.length, online: connected, shown: rows.length };
-  setText("presence-summary", t(rows.length !== D.presence.length ? "presence.summary_filtered" : "presence.summary", summary));
+  refreshOrder();
+  const shown = shownRows();
+  const total = presence.rows.size;
+  $("presence-empty").hidden = total > 0;
+  presenceRows.scroller.hidden = total === 0;
+  presenceRows.setRows(shown);
+  const summary = { count: total, online: presence.connected, shown: shown.length };
+  setText("presence-summary", t(shown.length !== total ? "presence.summary_filtered" : "presence.summary", summary));
+  renderFilterCounts();
 }
 
 $("presence-body").addEventListener("click", (ev) => {
   const button = ev.target.closest("button.clear-button");
   if (!button) return;
   const id = button.dataset.studentId;
-  const row = D.presence.find((r) => String(r.student_id) === id);
-  const who = row ? `${row.name} (${id})` : id;
+  const entry = presence.rows.get(id);
+  const who = entry ? `${entry.row.name} (${id})` : id;
   if (window.confirm(t("presence.confirm_clear", { who }))) {
     send({ type: "clear_student", student_id: id });
   }
 });
 
-// Refresh the "last seen" cells without rebuilding the table.
+// Refresh the "last seen" cells of the rows in view without rebuilding them.
 window.setInterval(() => {
-  for (const entry of rowCache.values()) {
-    if (entry.row && !entry.row.connected) entry.cells.seen.textContent = lastSeenText(entry.row);
+  for (const row of presenceRows.live.values()) {
+    const r = row.item.row;
+    if (!r.connected) row.cells.seen.textContent = lastSeenText(r);
   }
 }, 5000);
 
 // ------------------------------------------------------------------ render scheduling
+
+// The table is brought up to date at most this often while messages come in (a large
+// class's presence comes once a second, a small one's up to five times); what the
+// instructor does (sort, filter, search, scroll) shows at the next frame.
+const PRESENCE_EVERY_MS = 250;
+let presenceTimer = null;
+let presenceFrame = null;
+let presenceAt = -Infinity;
+
+function schedulePresence(now = false) {
+  if (presenceFrame !== null) return;
+  if (!now && presenceTimer !== null) return;
+  window.clearTimeout(presenceTimer);
+  const wait = now ? 0 : Math.max(0, presenceAt + PRESENCE_EVERY_MS - performance.now());
+  presenceTimer = window.setTimeout(() => {
+    presenceTimer = null;
+    presenceFrame = window.requestAnimationFrame(() => {
+      presenceFrame = null;
+      presenceAt = performance.now();
+      renderPresence();
+    });
+  }, wait);
+}
 
 const dirty = new Set();
 let frame = null;
@@ -1050,8 +1511,7 @@ function scheduleRender(what) {
     const todo = Array.from(dirty);
     dirty.clear();
     for (const w of todo) {
-      if (w === "presence") renderPresence();
-      else if (w === "lobby") renderLobby();
+      if (w === "lobby") renderLobby();
       else if (w === "orphans") renderOrphans();
       else if (w === "roster") renderRoster();
     }
@@ -1063,23 +1523,27 @@ function scheduleRender(what) {
 /** After a change in the language menu: re-render what this page composes from messages. */
 function onLanguageChange() {
   collator = new Intl.Collator(document.documentElement.lang, { numeric: true, sensitivity: "base" });
-  for (const entry of rowCache.values()) entry.sig = ""; // every row is filled again
+  presenceRows.invalidate();
+  leaderboardRows.invalidate();
+  resort();
   renderControls();
   renderQuestion();
   renderLeaderboard(D.leaderboard || []);
   renderLobby();
   renderOrphans();
   renderRoster();
-  scheduleRender("presence");
+  schedulePresence(true);
 }
 
 await initPageLanguage({ storageKey: LANGUAGE_KEY, menu: $("lang-select"), onChange: onLanguageChange });
 collator = new Intl.Collator(document.documentElement.lang, { numeric: true, sensitivity: "base" });
+// The filter menu's labels, kept before their counts replace the translated text.
+for (const option of $("presence-show").options) option.dataset.label = option.getAttribute("data-i18n");
 buildHead();
 renderControls();
 renderQuestion();
 renderLeaderboard([]);
 renderLobby();
 renderOrphans();
-scheduleRender("presence");
+schedulePresence(true);
 startSocket();
