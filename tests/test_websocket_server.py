@@ -323,3 +323,34 @@ def test_the_front_door_takes_only_plain_joins() -> None:
         (b"\r\n\r\n{}", b"\r\n"),
     ):
         assert _parse_join(good.replace(*change)) is None, change
+
+
+async def test_a_direct_write_the_socket_takes_only_part_of_is_finished_before_anything_else() -> None:
+    import socket
+    from types import SimpleNamespace
+
+    from server.room.hub import DirectWrite
+    from server.web.websocket_server import WebsocketConnection
+
+    ours, theirs = trio.socket.socketpair()
+    ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)  # a phone's full buffer, in small
+    server_stream, client_stream = trio.SocketStream(ours), trio.SocketStream(theirs)
+    config = SimpleNamespace(websocket_max_message_size=16 * 1024, send_stall_timeout=WAIT_S)
+    connection = WebsocketConnection(server_stream, {"extensions": {}}, "dGhlIHNhbXBsZSBub25jZQ==", b"", config)
+    connection.accepted = True
+    big = "x" * 60_000  # more than the socket takes at once
+    assert connection.write_now([big]) is DirectWrite.STARTED
+    assert connection.write_now(["next"]) is DirectWrite.REFUSED  # the rest of `big` must go first
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(connection.finish_write)
+        frames = await read_frames(client_stream, b"", 0x1)
+    assert frames == [(0x1, big.encode())]
+    assert connection.write_now(["next", "and more"]) is DirectWrite.DONE
+    expected = frame(0x1, b"next") + frame(0x1, b"and more")  # both in one write
+    received = b""
+    with trio.fail_after(WAIT_S):
+        while len(received) < len(expected):
+            received += await client_stream.receive_some(65536)
+    assert received == expected
+    await server_stream.aclose()
+    await client_stream.aclose()

@@ -59,6 +59,9 @@ async def run_connection(
     try:
         with client.cancel_scope:
             async with trio.open_nursery() as nursery:
+                direct_writes = getattr(transport, "direct_writes", None)
+                if direct_writes is not None:
+                    client.write_directly(direct_writes)
                 nursery.start_soon(client.run_sender, transport.send_batch, transport.close)
                 on_connect(client)
                 try:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from server.room.hub import CloseCode
+from server.room.hub import CloseCode, DirectWriter
 from server.room.json_text import dumps
 from server.web import join_endpoint
 from server.web.asgi_request import AsgiRequest, Scope
@@ -22,6 +22,7 @@ from server.web.quiz_app import QuizApp
 from server.web.security import CROSS_ORIGIN_MESSAGE, SECURITY_HEADERS
 from server.web.socket_writes import FrameBatch
 from server.web.sockets import serve_student
+from server.web.websocket_server import DIRECT_WRITES_EXTENSION
 
 log = logging.getLogger("quizctl.http")
 
@@ -55,6 +56,8 @@ class AsgiStudentSocket:
         self._send = send
         self.address = self.request.address
         self.closed = False
+        # The lean server's direct writes (websocket_server.py); None under Hypercorn.
+        self.direct_writes: DirectWriter | None = (scope.get("extensions") or {}).get(DIRECT_WRITES_EXTENSION)
 
     async def serve(self) -> None:
         if (await self._receive())["type"] != "websocket.connect":

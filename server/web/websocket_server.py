@@ -24,6 +24,7 @@ from typing import Any
 
 import trio
 
+from server.room.hub import DirectWrite
 from server.web.socket_writes import SEND_STALL_TIMEOUT_S, FrameBatch, sends_in_flight
 
 log = logging.getLogger("quizctl.http")
@@ -31,6 +32,8 @@ log = logging.getLogger("quizctl.http")
 WEBSOCKET_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 CLOSING_HANDSHAKE_TIMEOUT_S = 1.0
 READ_SIZE = 65536
+# The ASGI scope extension by which the app finds `write_now` (absent under Hypercorn).
+DIRECT_WRITES_EXTENSION = "quizctl.direct_writes"
 
 
 class CloseStatus:
@@ -78,6 +81,20 @@ def frame(opcode: int, payload: bytes) -> bytes:
 
 def text_frames(texts: tuple[str, ...] | list[str]) -> bytes:
     return b"".join(frame(Opcode.TEXT, text.encode("utf-8")) for text in texts)
+
+
+_last_text_frame: tuple[str, bytes] = ("", frame(1, b""))
+
+
+def _text_frame(text: str) -> bytes:
+    """The frame of `text`, made once for a broadcast: the same text object goes to every phone in turn."""
+    global _last_text_frame
+    last_text, last_frame = _last_text_frame
+    if text is last_text:
+        return last_frame
+    data = frame(Opcode.TEXT, text.encode("utf-8"))
+    _last_text_frame = (text, data)
+    return data
 
 
 def close_payload(code: int, reason: str) -> bytes:
@@ -169,6 +186,9 @@ class WebsocketConnection:
         socket = getattr(stream, "socket", None)
         self._fd: int | None = socket.fileno() if socket is not None else None
         self._slow_writes = 0
+        self._tail = b""  # the rest of a direct write the socket took only part of (see write_now)
+        # The app may hand messages to write_now (hub.DirectWriter) instead of awaiting `send`.
+        scope.setdefault("extensions", {})[DIRECT_WRITES_EXTENSION] = self
         self.connect_sent = False
         self.accepted = False
         self.responded = False  # an HTTP answer instead of the handshake
@@ -365,10 +385,37 @@ class WebsocketConnection:
         await self._write(frame(Opcode.CLOSE, close_payload(code, reason)))
         self.close_sent = not self.broken
 
+    # ------------------------------------------------------------------ writes
+
+    def write_now(self, texts: list[str]) -> DirectWrite:
+        """Write text messages in one go if the socket takes them, without waiting (hub.DirectWriter)."""
+        if self.broken or self.close_sent:
+            return DirectWrite.DONE  # nothing more goes out on this connection
+        if self._fd is None or self._slow_writes or self._tail or not self.accepted:
+            return DirectWrite.REFUSED
+        data = _text_frame(texts[0]) if len(texts) == 1 else text_frames(texts)
+        try:
+            sent = os.write(self._fd, data)  # the socket is non-blocking (trio's)
+        except BlockingIOError:
+            return DirectWrite.REFUSED
+        except OSError:
+            self.broken = True
+            return DirectWrite.DONE
+        if sent == len(data):
+            return DirectWrite.DONE
+        self._tail = data[sent:]  # the next write starts with it; the sender writes it if nothing else does
+        return DirectWrite.STARTED
+
+    async def finish_write(self) -> None:
+        """Write what a direct write left over, waiting for the peer as any write does."""
+        await self._write(b"")
+
     async def _write(self, data: bytes) -> None:
         """One socket write; a peer that does not take it within the stall timeout is dropped."""
         if self.broken:
             return
+        if self._tail:
+            data, self._tail = self._tail + data, b""
         if self._fd is not None and not self._slow_writes:
             try:
                 sent = os.write(self._fd, data)  # the socket is non-blocking (trio's)
