@@ -5,6 +5,7 @@ socket, doing the websocket handshake by hand and reading frames with wsproto, s
 is checked is exactly what Hypercorn wrote. The blueprint tests call the handlers through
 Quart's test client, with no server and no socket.
 """
+
 from __future__ import annotations
 
 import base64
@@ -16,7 +17,6 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-import httpx
 import pytest
 import trio
 import trio.testing
@@ -37,9 +37,9 @@ from server.serve import RunningServer
 from server.settings import Settings
 from server.web import front_door, hypercorn_patch
 from server.web.app import create_app
-from server.web.student_socket import StudentFastPaths
 from server.web.hypercorn_patch import FrameBatch, HypercornPatchError
 from server.web.quiz_app import QuizApp
+from server.web.student_socket import StudentFastPaths
 from tests.helpers import WAIT_S, running_server
 
 ADMIN_TOKEN = "test-admin-token"
@@ -128,20 +128,13 @@ DEFLATE_OFFER = {"Sec-WebSocket-Extensions": "permessage-deflate; client_max_win
 
 
 @asynccontextmanager
-async def joined_student_socket(running: RunningServer, student_id: str) -> AsyncIterator[RawWebSocket]:
-    """A joined student's /ws/student, offering permessage-deflate like a browser, snapshot read."""
-    async with httpx.AsyncClient(base_url=running.url, timeout=WAIT_S) as http:
-        assert (await http.post("/join", json={"student_id": student_id, "name": "Raw"})).status_code == 200
-        cookie = "; ".join(f"{name}={value}" for name, value in http.cookies.items())
-    async with raw_websocket(running.url, "/ws/student", {**DEFLATE_OFFER, "Cookie": cookie}) as ws:
+async def projector_socket(running: RunningServer) -> AsyncIterator[tuple[RawWebSocket, ClientConnection]]:
+    """The projector's socket (served by Quart on Hypercorn, through the patch), its first state read."""
+    async with raw_websocket(running.url, "/ws/projector", DEFLATE_OFFER) as ws:
         assert ws.status == 101
         await ws.ping_pong()
-        yield ws
-
-
-def only_connection(running: RunningServer, student_id: str) -> ClientConnection:
-    (client,) = running.room.hub.students[student_id]
-    return client
+        (client,) = running.room.hub.projectors
+        yield ws, client
 
 
 # ---------------------------------------------------------------- the patch on the wire
@@ -160,16 +153,16 @@ async def test_permessage_deflate_offer_is_declined(tmp_path: Path, tiny_pool: P
 
 async def test_frame_batch_arrives_as_separate_whole_frames_in_order(tmp_path: Path, tiny_pool: Pool) -> None:
     texts = [json.dumps({"type": "batch_test", "n": n, "pad": "x" * n * 300}) for n in range(5)]
-    async with running_server(tmp_path / "data", tiny_pool) as running, joined_student_socket(running, "s1") as ws:
-        assert only_connection(running, "s1").send(FrameBatch(texts))
+    async with running_server(tmp_path / "data", tiny_pool) as running, projector_socket(running) as (ws, client):
+        assert client.send(FrameBatch(texts))
         frames = [await ws.receive_frame() for _ in texts]
         assert frames == [(text, True) for text in texts]
         await ws.ping_pong()  # and the socket carries on
 
 
 async def test_empty_frame_batch_sends_nothing(tmp_path: Path, tiny_pool: Pool) -> None:
-    async with running_server(tmp_path / "data", tiny_pool) as running, joined_student_socket(running, "s1") as ws:
-        assert only_connection(running, "s1").send(FrameBatch([]))
+    async with running_server(tmp_path / "data", tiny_pool) as running, projector_socket(running) as (ws, client):
+        assert client.send(FrameBatch([]))
         # The sender has taken the batch alone and handed it to Hypercorn once every task is idle.
         with trio.fail_after(WAIT_S):
             await trio.testing.wait_all_tasks_blocked(cushion=0.05)
@@ -299,7 +292,11 @@ async def test_pages_blueprint(app: QuizApp) -> None:
     health = await client.get("/healthz")
     assert health.status_code == 200
     assert await health.get_json() == {
-        "ok": True, "storage_ok": True, "state": "lobby", "participants": 0, "connected": 0
+        "ok": True,
+        "storage_ok": True,
+        "state": "lobby",
+        "participants": 0,
+        "connected": 0,
     }
     student_page = await client.get("/")
     assert student_page.status_code == 200 and "<script" in await student_page.get_data(as_text=True)
@@ -330,8 +327,14 @@ async def test_students_blueprint(app: QuizApp) -> None:
 async def asgi_join(app: QuizApp, body: bytes, headers: list[tuple[bytes, bytes]]) -> tuple[int, dict[str, str], bytes]:
     """POST /join through the students' fast path (StudentFastPaths), as Hypercorn would call it."""
     scope = {
-        "type": "http", "method": "POST", "path": "/join", "scheme": "http", "client": ("10.0.0.9", 5000),
-        "headers": [(b"host", b"quiz.test"), *headers], "query_string": b"", "http_version": "1.1",
+        "type": "http",
+        "method": "POST",
+        "path": "/join",
+        "scheme": "http",
+        "client": ("10.0.0.9", 5000),
+        "headers": [(b"host", b"quiz.test"), *headers],
+        "query_string": b"",
+        "http_version": "1.1",
     }
     sent: list[dict[str, Any]] = []
 
