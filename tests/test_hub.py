@@ -11,7 +11,7 @@ from __future__ import annotations
 import trio
 from trio.testing import MockClock, wait_all_tasks_blocked
 
-from server.room.hub import ClientConnection, ClientKind, DirectWrite
+from server.room.hub import ClientConnection, ClientKind, DirectWrite, Hub
 
 
 class FakeSocket:
@@ -109,3 +109,33 @@ async def test_a_client_whose_queue_fills_behind_a_stalled_write_is_dropped(auto
             assert client.dropped_reason == "outbound queue full" and sent.count(False) >= 1
             scope.cancel()
     assert socket.wire == ["m"]  # half of m0 went out; nothing after it overtook the rest
+
+
+async def test_a_reveal_and_the_next_question_leave_each_phone_in_one_write(autojump_clock: MockClock) -> None:
+    hub = Hub()
+    sockets = {name: FakeSocket() for name in ("s1", "s2", "s3")}
+    clients = {name: ClientConnection(ClientKind.STUDENT, 8, name) for name in sockets}
+    async with trio.open_nursery() as nursery:
+        for name, client in clients.items():
+            client.write_directly(sockets[name])
+            hub.add(client)
+            nursery.start_soon(client.run_sender, sockets[name].send_batch, sockets[name].close)
+        with hub.gathered():
+            for _, client in hub.student_connections():
+                client.send("reveal")
+            clients["s3"].close(4002)  # closed meanwhile: what it was sent goes before the close
+            for _, client in hub.student_connections():
+                client.send("next question")  # refused for s3: it is closing
+            assert all(socket.wire == [] for socket in sockets.values())  # held
+            hub.release_held()
+            for name in ("s1", "s2"):
+                assert sockets[name].direct_writes == [["reveal", "next question"]]  # one write
+            clients["s1"].send("an ack")  # still gathering: held until the end
+            assert sockets["s1"].wire == ["reveal", "next question"]
+        assert sockets["s1"].wire[-1] == "an ack"
+        await wait_all_tasks_blocked()
+        assert sockets["s3"].wire == ["reveal"] and sockets["s3"].closed == (4002, "")
+        clients["s1"].send("after")  # not gathering: at once
+        assert sockets["s1"].direct_writes[-1] == ["after"]
+        for name in ("s1", "s2"):
+            clients[name].close(1000)

@@ -10,12 +10,15 @@ message directly while the client's queue is empty: the socket nearly always tak
 whole, and the message leaves without a trip through the queue, the sender task and the
 scheduler (at 10,000 phones that trip was most of a fan-out's cost). Whatever the socket
 does not take at once, and everything after it, goes through the queue as before.
+When the instructor moves on from an open question (`Hub.gathered`), each phone's reveal
+is held and written together with the next question, in one socket write.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import Enum, StrEnum
 from typing import Protocol
@@ -69,6 +72,15 @@ class _FinishWrite:
 _FINISH_WRITE = _FinishWrite()
 
 
+class _Gathering:
+    """Shared by a hub's clients: while gathering, those holding messages to write together (else None)."""
+
+    __slots__ = ("clients",)
+
+    def __init__(self) -> None:
+        self.clients: list[ClientConnection] | None = None
+
+
 class ClientConnection:
     def __init__(self, kind: ClientKind, queue_size: int, student_id: str | None = None) -> None:
         self.kind = kind
@@ -78,6 +90,8 @@ class ClientConnection:
         # while there are any, a new message must queue behind them.
         self._unsent = 0
         self._direct: DirectWriter | None = None
+        self._gathering: _Gathering | None = None  # the hub's, set when added
+        self._held: list[str] = []  # messages held while the hub gathers
         # Cancelled to end the connection's handler (receive loop and sender alike).
         self.cancel_scope = trio.CancelScope()
         self.dropped_reason: str | None = None
@@ -93,7 +107,19 @@ class ClientConnection:
             return False
         if self._direct is None or self._unsent:
             return self._enqueue(text)
+        gathering = self._gathering
+        if gathering is not None and gathering.clients is not None:
+            if not self._held:
+                gathering.clients.append(self)
+            self._held.append(text)
+            return True
         return self._write_now([text])
+
+    def release_held(self) -> None:
+        """Write the messages held while the hub gathered, together."""
+        held, self._held = self._held, []
+        if held and not self.closing:
+            self._write_now(held)
 
     def _write_now(self, texts: list[str]) -> bool:
         assert self._direct is not None
@@ -116,9 +142,12 @@ class ClientConnection:
         return True
 
     def close(self, code: int, reason: str = "") -> None:
-        """Close after everything already sent or queued."""
+        """Close after everything already sent, held or queued."""
         if self.closing:
             return
+        held, self._held = self._held, []
+        for text in held:  # the close goes after them
+            self._enqueue(text)
         if self._enqueue(_Close(code, reason)):
             self.closing = True
 
@@ -191,8 +220,32 @@ class Hub:
         self.instructors: set[ClientConnection] = set()
         self.projectors: set[ClientConnection] = set()
         self.dropped_total = 0
+        self._gathering = _Gathering()
+
+    @contextmanager
+    def gathered(self) -> Iterator[None]:
+        """Hold each phone's messages, to write them together at `release_held` or at the end."""
+        gathering = self._gathering
+        if gathering.clients is not None:  # already gathering
+            yield
+            return
+        gathering.clients = []
+        try:
+            yield
+        finally:
+            self.release_held()
+            gathering.clients = None
+
+    def release_held(self) -> None:
+        """Write what each phone has been sent while gathering, in one write each (gathering goes on)."""
+        clients = self._gathering.clients
+        if clients:
+            self._gathering.clients = []
+            for client in clients:
+                client.release_held()
 
     def add(self, client: ClientConnection) -> None:
+        client._gathering = self._gathering
         if client.kind is ClientKind.STUDENT:
             assert client.student_id is not None
             self.students.setdefault(client.student_id, set()).add(client)

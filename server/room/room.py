@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
 from typing import Any
 
 import trio
@@ -301,8 +301,11 @@ class Room:
             steps = steps_for(self.state, command)
             if Step.OPEN in steps and args["question_idx"] in self.record.asked:
                 raise ALREADY_ASKED.error(question_idx=args["question_idx"])
-            for step in steps:
-                await self._carry_out(step, **args)
+            # Moving on from an open question: each phone gets its reveal and the next
+            # question in one socket write (released as soon as the question is sent).
+            with self.hub.gathered() if steps[:2] == (Step.CLOSE, Step.OPEN_NEXT) else nullcontext():
+                for step in steps:
+                    await self._carry_out(step, **args)
         return self.status()
 
     async def _time_up(self, question_idx: int) -> None:
@@ -365,6 +368,7 @@ class Room:
         freeze_survivors()
         self.countdown.start(asked)
         self._send_timed(lambda extra_time: messages.question_open(self.pool, asked, now, extra_time))
+        self.hub.release_held()  # the reveal and this question leave now, before the commit
         self.views.mark(histogram=True, everyone=True)
         log.info("question %d open (%d s)", question_idx + 1, time_limit)
         await saved
