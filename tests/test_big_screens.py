@@ -9,10 +9,10 @@ measured with getComputedStyle.
 Chromium: /usr/bin/chromium or QUIZCTL_CHROMIUM. axe-core: installed under .ci/node (see
 AXE_INSTALL); without it the audit test fails and says how to install it.
 """
+
 from __future__ import annotations
 
 import json
-import os
 import re
 import socket
 from collections.abc import Iterator
@@ -26,14 +26,12 @@ from playwright.sync_api import (
     Dialog,
     Page,
     expect,
-    sync_playwright,
 )
 
+from tests.chromium import chromium
 from tests.classroom import Classroom, admin
 from tests.helpers import POOLS, REPO, ServerProcess
 
-CHROMIUM = os.environ.get("QUIZCTL_CHROMIUM", "/usr/bin/chromium")
-LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
 FULL_HD = {"width": 1920, "height": 1080}
 HD = {"width": 1280, "height": 720}
 DASHBOARD = {"width": 1280, "height": 800}
@@ -86,16 +84,8 @@ def serve(tmp_path: Path) -> Iterator[Any]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(
-            f"Chromium not found at {CHROMIUM}: apt-get install chromium, or set QUIZCTL_CHROMIUM.", pytrace=False
-        )
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
+    with chromium() as launched:
+        yield launched
 
 
 class Screens:
@@ -220,10 +210,28 @@ MEASURE_JS = """(selectors) => {
 # What the hall reads, by state; every one must be at least LEGIBLE_SHARE of the screen height.
 HALL_TEXT = {
     "lobby": ["#pj-lobby-h", "#pj-join-url", "#pj-count-num", "#pj-count-label", ".pj-name-chip"],
-    "open": ["#pj-q-num", "#pj-q-text", "#pj-q-text pre.code", ".pj-opt-text", ".pj-opt-letter", "#pj-answer-count",
-             "#pj-timer-text", "#pj-join-top"],
-    "reveal": ["#pj-q-text", ".pj-opt-text", ".pj-opt-mark", "#pj-answer-count", ".pj-bar-label", ".pj-bar-value",
-               ".pj-top10-name", ".pj-top10-score", "#pj-answer-line", "#pj-explanation"],
+    "open": [
+        "#pj-q-num",
+        "#pj-q-text",
+        "#pj-q-text pre.code",
+        ".pj-opt-text",
+        ".pj-opt-letter",
+        "#pj-answer-count",
+        "#pj-timer-text",
+        "#pj-join-top",
+    ],
+    "reveal": [
+        "#pj-q-text",
+        ".pj-opt-text",
+        ".pj-opt-mark",
+        "#pj-answer-count",
+        ".pj-bar-label",
+        ".pj-bar-value",
+        ".pj-top10-name",
+        ".pj-top10-score",
+        "#pj-answer-line",
+        "#pj-explanation",
+    ],
     "board": [".pj-name", ".pj-score", ".pj-rank"],
     "final": [".pj-podium-name", ".pj-podium-score", ".pj-name", ".pj-score", ".pj-bar-label", ".pj-bar-value"],
 }

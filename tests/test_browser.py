@@ -11,12 +11,12 @@ not on page internals. Screenshots of each page in each state go to tests/screen
 Chromium: /usr/bin/chromium (Debian's package; `.ci/run` installs it), or the path in
 QUIZCTL_CHROMIUM. If it is missing the tests FAIL, they do not skip.
 """
+
 from __future__ import annotations
 
 import csv
 import io
 import json
-import os
 import re
 import socket
 import sqlite3
@@ -26,22 +26,14 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Dialog, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Dialog, Page, expect
 
 from server import data_dir as data_dir_files
+from tests.chromium import chromium
 from tests.helpers import POOLS, REPO, WAIT_S, ServerProcess
 
 POOL = POOLS / "tiny.json"
 SCREENSHOTS = REPO / "tests" / "screenshots"
-CHROMIUM = os.environ.get("QUIZCTL_CHROMIUM", "/usr/bin/chromium")
-LAUNCH_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
 LAPTOP = {"viewport": {"width": 1280, "height": 900}}
 PROJECTOR = {"viewport": {"width": 1920, "height": 1080}}
@@ -94,18 +86,8 @@ def server(tmp_path: Path) -> Iterator[BrowserServer]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(
-            f"Chromium not found at {CHROMIUM}: the browser tests need Debian's chromium package "
-            "(apt-get install chromium; .ci/run does this) or QUIZCTL_CHROMIUM=/path/to/chromium.",
-            pytrace=False,
-        )
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
+    with chromium() as launched:
+        yield launched
 
 
 class Pages:
@@ -347,7 +329,9 @@ def test_a_full_question_on_all_three_pages(server: BrowserServer, pages: Pages)
     rest = [(float(by_id[i]["total"]), by_id[i]["answered"], by_id[i]["rank"]) for i in ("s2", "s3")]
     assert rest == [(0, "1", "2"), (0, "0", "2")], rows
 
-    assert pages.dialogs == [("instructor", "confirm", pages.dialogs[0][2])] and "End the session" in pages.dialogs[0][2]
+    assert (
+        pages.dialogs == [("instructor", "confirm", pages.dialogs[0][2])] and "End the session" in pages.dialogs[0][2]
+    )
     assert pages.page_errors == []
     assert pages.csp_errors() == []
 
@@ -490,24 +474,84 @@ def catalog(language: str) -> dict[str, Any]:
 # What a student sees in each language, written out (not read from the catalogs), so a
 # page that loads the wrong catalog, or none, fails. Browser locale → expected text.
 SEEN = {
-    "en": {"locale": "en-US", "title": "Join the quiz", "id": "Student ID", "name": "Your name",
-           "join": "Join", "lobby": "You're in!", "who": "0 points", "option": "Option",
-           "counter": "Question 1 of 3", "ack": "Answer B received.", "correct": "Correct!"},
-    "de": {"locale": "de-DE", "title": "Am Quiz teilnehmen", "id": "Matrikelnummer", "name": "Ihr Name",
-           "join": "Beitreten", "lobby": "Sie sind dabei!", "who": "0 Punkte", "option": "Antwort",
-           "counter": "Frage 1 von 3", "ack": "Antwort B erhalten.", "correct": "Richtig!"},
-    "fr": {"locale": "fr-FR", "title": "Rejoindre le quiz", "id": "Numéro d’étudiant", "name": "Votre nom",
-           "join": "Rejoindre", "lobby": "Vous y êtes\u00a0!", "who": "0 point", "option": "Réponse",
-           "counter": "Question 1 sur 3", "ack": "Réponse B reçue.", "correct": "Bonne réponse\u00a0!"},
-    "es": {"locale": "es-MX", "title": "Únete al cuestionario", "id": "ID de estudiante", "name": "Tu nombre",
-           "join": "Unirme", "lobby": "¡Ya estás dentro!", "who": "0 puntos", "option": "Opción",
-           "counter": "Pregunta 1 de 3", "ack": "Respuesta B recibida.", "correct": "¡Correcto!"},
-    "zh": {"locale": "zh-CN", "title": "加入测验", "id": "学号", "name": "你的姓名",
-           "join": "加入", "lobby": "你已加入！", "who": "0 分", "option": "选项",
-           "counter": "第 1 题，共 3 题", "ack": "已收到答案 B。", "correct": "回答正确！"},
-    "ar": {"locale": "ar-EG", "title": "انضم إلى الاختبار", "id": "رقم الطالب", "name": "اسمك",
-           "join": "انضمام", "lobby": "لقد انضممت!", "who": "0 نقطة", "option": "الخيار",
-           "counter": "السؤال 1 من 3", "ack": "تم استلام الإجابة B.", "correct": "إجابة صحيحة!"},
+    "en": {
+        "locale": "en-US",
+        "title": "Join the quiz",
+        "id": "Student ID",
+        "name": "Your name",
+        "join": "Join",
+        "lobby": "You're in!",
+        "who": "0 points",
+        "option": "Option",
+        "counter": "Question 1 of 3",
+        "ack": "Answer B received.",
+        "correct": "Correct!",
+    },
+    "de": {
+        "locale": "de-DE",
+        "title": "Am Quiz teilnehmen",
+        "id": "Matrikelnummer",
+        "name": "Ihr Name",
+        "join": "Beitreten",
+        "lobby": "Sie sind dabei!",
+        "who": "0 Punkte",
+        "option": "Antwort",
+        "counter": "Frage 1 von 3",
+        "ack": "Antwort B erhalten.",
+        "correct": "Richtig!",
+    },
+    "fr": {
+        "locale": "fr-FR",
+        "title": "Rejoindre le quiz",
+        "id": "Numéro d’étudiant",
+        "name": "Votre nom",
+        "join": "Rejoindre",
+        "lobby": "Vous y êtes\u00a0!",
+        "who": "0 point",
+        "option": "Réponse",
+        "counter": "Question 1 sur 3",
+        "ack": "Réponse B reçue.",
+        "correct": "Bonne réponse\u00a0!",
+    },
+    "es": {
+        "locale": "es-MX",
+        "title": "Únete al cuestionario",
+        "id": "ID de estudiante",
+        "name": "Tu nombre",
+        "join": "Unirme",
+        "lobby": "¡Ya estás dentro!",
+        "who": "0 puntos",
+        "option": "Opción",
+        "counter": "Pregunta 1 de 3",
+        "ack": "Respuesta B recibida.",
+        "correct": "¡Correcto!",
+    },
+    "zh": {
+        "locale": "zh-CN",
+        "title": "加入测验",
+        "id": "学号",
+        "name": "你的姓名",
+        "join": "加入",
+        "lobby": "你已加入！",
+        "who": "0 分",
+        "option": "选项",
+        "counter": "第 1 题，共 3 题",
+        "ack": "已收到答案 B。",
+        "correct": "回答正确！",
+    },
+    "ar": {
+        "locale": "ar-EG",
+        "title": "انضم إلى الاختبار",
+        "id": "رقم الطالب",
+        "name": "اسمك",
+        "join": "انضمام",
+        "lobby": "لقد انضممت!",
+        "who": "0 نقطة",
+        "option": "الخيار",
+        "counter": "السؤال 1 من 3",
+        "ack": "تم استلام الإجابة B.",
+        "correct": "إجابة صحيحة!",
+    },
 }
 
 

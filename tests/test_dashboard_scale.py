@@ -27,6 +27,7 @@ both at 10,000.
 
 Chromium: /usr/bin/chromium or QUIZCTL_CHROMIUM, as in the other browser tests.
 """
+
 from __future__ import annotations
 
 import json
@@ -43,14 +44,13 @@ from urllib.parse import urlsplit
 import h11
 import pytest
 import trio
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from server.auth import STUDENT_COOKIE
+from tests.chromium import chromium
 from tests.classroom import admin
 from tests.helpers import POOLS, START_S, WAIT_S, ServerProcess, WebSocketClient
 
-CHROMIUM = os.environ.get("QUIZCTL_CHROMIUM", "/usr/bin/chromium")
-LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
 DASHBOARD = {"width": 1280, "height": 800}
 CLASS_SIZE = int(os.environ.get("QUIZCTL_DASHBOARD_CLASS", "2500"))
 CONCURRENCY = 32  # joins and socket opens in flight at once
@@ -107,21 +107,40 @@ def traced_long_tasks(trace: bytes) -> list[dict[str, Any]]:
     for a core (the machine is shared), not working.
     """
     events = json.loads(trace)["traceEvents"]
-    main = {(e["pid"], e["tid"]) for e in events
-            if e.get("name") == "thread_name" and e.get("args", {}).get("name") == "CrRendererMain"}
-    tasks = [e for e in events if e.get("ph") == "X" and e.get("name") in TASK_EVENTS and (e["pid"], e["tid"]) in main
-             and e.get("dur", 0) > 50_000]
+    main = {
+        (e["pid"], e["tid"])
+        for e in events
+        if e.get("name") == "thread_name" and e.get("args", {}).get("name") == "CrRendererMain"
+    }
+    tasks = [
+        e
+        for e in events
+        if e.get("ph") == "X"
+        and e.get("name") in TASK_EVENTS
+        and (e["pid"], e["tid"]) in main
+        and e.get("dur", 0) > 50_000
+    ]
     found = []
     for task in tasks:
         begin, end = task["ts"], task["ts"] + task["dur"]
         inside: dict[str, float] = {}
         for e in events:
-            if (e.get("ph") == "X" and (e["pid"], e["tid"]) == (task["pid"], task["tid"]) and e is not task
-                    and begin <= e["ts"] < end and e.get("dur", 0) >= 1000):
+            if (
+                e.get("ph") == "X"
+                and (e["pid"], e["tid"]) == (task["pid"], task["tid"])
+                and e is not task
+                and begin <= e["ts"] < end
+                and e.get("dur", 0) >= 1000
+            ):
                 inside[e["name"]] = max(inside.get(e["name"], 0.0), e["dur"] / 1000)
         top = dict(sorted(inside.items(), key=lambda kv: -kv[1])[:6])
-        found.append({"wall_ms": round(task["dur"] / 1000), "cpu_ms": round(task.get("tdur", task["dur"]) / 1000),
-                      "inside_ms": {k: round(v, 1) for k, v in top.items()}})
+        found.append(
+            {
+                "wall_ms": round(task["dur"] / 1000),
+                "cpu_ms": round(task.get("tdur", task["dur"]) / 1000),
+                "inside_ms": {k: round(v, 1) for k, v in top.items()},
+            }
+        )
     return found
 
 
@@ -139,8 +158,13 @@ async def post(base_url: str, path: str, body: dict[str, Any], cookie: str | Non
     url = urlsplit(base_url)
     assert url.hostname is not None and url.port is not None
     data = json.dumps(body).encode()
-    headers = [("Host", url.netloc), ("Content-Type", "application/json"), ("Content-Length", str(len(data))),
-               ("Origin", base_url), ("Connection", "close")]
+    headers = [
+        ("Host", url.netloc),
+        ("Content-Type", "application/json"),
+        ("Content-Length", str(len(data))),
+        ("Origin", base_url),
+        ("Connection", "close"),
+    ]
     if cookie:
         headers.append(("Cookie", cookie))
     connection = h11.Connection(h11.CLIENT)
@@ -265,16 +289,8 @@ def server(tmp_path: Path) -> Iterator[ServerProcess]:
 
 @pytest.fixture
 def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(
-            f"Chromium not found at {CHROMIUM}: apt-get install chromium, or set QUIZCTL_CHROMIUM.", pytrace=False
-        )
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
+    with chromium() as launched:
+        yield launched
 
 
 # ---------------------------------------------------------------- reading the dashboard

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import random
 import re
 import threading
@@ -36,7 +35,6 @@ from server.reports.statistics import (
 
 REPO = Path(__file__).resolve().parent.parent
 SCREENSHOT = REPO / "docs" / "screenshots" / "report-a4.png"
-CHROMIUM = os.environ.get("QUIZCTL_CHROMIUM", "/usr/bin/chromium")
 HOSTILE_NAME = "<script>alert(1)</script>"
 HOSTILE_ANSWER = "<img src=x onerror=alert(2)>"
 DAY_MS = 86_400_000
@@ -639,30 +637,19 @@ def run_in_thread(work: Callable[[], None], timeout_s: float = 120) -> None:
 
 def browse(path: Path, visit: Callable[[Any, list[str], list[str]], None]) -> None:
     """Open `path` in Chromium; `visit(page, requests, console_errors)` does the checks."""
-    from playwright.sync_api import sync_playwright
-
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"Chromium not found at {CHROMIUM} (apt-get install chromium, or set QUIZCTL_CHROMIUM)")
+    from tests.chromium import chromium
 
     def work() -> None:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(
-                executable_path=CHROMIUM, headless=True,
-                args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                      "--disable-component-update", "--disable-sync", "--no-first-run"],
-            )
-            try:
-                context = browser.new_context(viewport={"width": 794, "height": 1123})  # A4 at 96 dpi
-                page = context.new_page()
-                requests: list[str] = []
-                errors: list[str] = []
-                page.on("request", lambda request: requests.append(request.url))
-                page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
-                page.on("pageerror", lambda error: errors.append(str(error)))
-                page.goto(path.as_uri(), wait_until="load", timeout=30_000)
-                visit(page, [url for url in requests if url != path.as_uri()], errors)
-            finally:
-                browser.close()
+        with chromium() as browser:
+            context = browser.new_context(viewport={"width": 794, "height": 1123})  # A4 at 96 dpi
+            page = context.new_page()
+            requests: list[str] = []
+            errors: list[str] = []
+            page.on("request", lambda request: requests.append(request.url))
+            page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            page.goto(path.as_uri(), wait_until="load", timeout=30_000)
+            visit(page, [url for url in requests if url != path.as_uri()], errors)
 
     run_in_thread(work)
 

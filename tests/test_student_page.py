@@ -10,6 +10,7 @@ The server runs as a subprocess (tests/test_browser.py's BrowserServer); element
 by role, label and visible text. axe-core comes from npm, installed by `.ci/run` into
 .ci/node (see AXE below); without it the audits fail with the install command.
 """
+
 from __future__ import annotations
 
 import json
@@ -21,12 +22,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, expect
 
+from tests.chromium import chromium
 from tests.helpers import POOLS, REPO
 from tests.test_browser import (
-    CHROMIUM,
-    LAUNCH_ARGS,
     PHONE,
     BrowserServer,
     Pages,
@@ -66,7 +66,11 @@ def every_type_pool() -> dict[str, Any]:
                 "image": "figures/bubble-pass.png",
                 "image_alt": FIGURE_ALT,
                 "options": {
-                    "A": "`x = 1`", "B": "$n^2$", "C": "The long one", "D": "None", "E": "Both",
+                    "A": "`x = 1`",
+                    "B": "$n^2$",
+                    "C": "The long one",
+                    "D": "None",
+                    "E": "Both",
                     "F": "```\nprint('neither')\n```",
                 },
                 "correct": "C",
@@ -117,14 +121,8 @@ def hostile_pool() -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"Chromium not found at {CHROMIUM} (apt-get install chromium; .ci/run does this)", pytrace=False)
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
+    with chromium() as launched:
+        yield launched
 
 
 @pytest.fixture
