@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import multiprocessing
 import os
 import re
 import shutil
@@ -46,7 +45,8 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path[:0] = [str(HERE), str(REPO)]
 
-from loadgen import machine_busy_seconds, raise_nofile_limit, worker_process  # noqa: E402
+from loadgen import machine_busy_seconds, raise_nofile_limit, start_workers  # noqa: E402
+from run_all import stop_server  # noqa: E402
 
 from tests.test_dashboard_scale import PROBE_JS, traced_long_tasks  # noqa: E402
 
@@ -100,16 +100,6 @@ def start_server(data_dir: Path) -> tuple[subprocess.Popen[bytes], str, Path]:
         time.sleep(0.1)
     process.kill()
     raise RuntimeError(f"the server did not start; see {log}")
-
-
-def stop_server(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def admin(url: str, token: str, command: str) -> dict[str, Any]:
@@ -210,16 +200,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "connect_timeout": 30.0, "client": "raw", "spread": args.spread, "seed": 1,
     }
     # The students' processes are forked before the browser starts (no threads to copy).
-    context = multiprocessing.get_context("fork")
-    conns, workers = [], []
-    for w in range(procs):
-        parent, child = context.Pipe()
-        indices = list(range(w, args.students, procs))
-        worker = context.Process(target=worker_process, args=(child, cfg, indices), daemon=True)
-        worker.start()
-        child.close()
-        conns.append(parent)
-        workers.append(worker)
+    conns, workers = start_workers(procs, cfg, args.students)
     result: dict[str, Any] = {"students": args.students, "join_rate": args.join_rate, "spread_s": args.spread}
     busy_before, wall_before = machine_busy_seconds(), time.monotonic()
     signal.signal(signal.SIGALRM, out_of_time)

@@ -898,16 +898,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "connect_timeout": args.connect_timeout, "end_timeout": args.end_timeout, "settle": args.settle,
         "seed": args.seed, "client": args.client,
     }
-    context = multiprocessing.get_context("fork")  # forked before any trio loop exists
-    conns, workers = [], []
-    for w in range(procs):
-        parent, child = context.Pipe()
-        indices = list(range(w, args.students, procs))
-        worker = context.Process(target=worker_process, args=(child, cfg, indices), daemon=True)
-        worker.start()
-        child.close()
-        conns.append(parent)
-        workers.append(worker)
+    conns, workers = start_workers(procs, cfg, args.students)
     try:
         gc.set_threshold(100_000, 50, 1000)
         result = trio.run(coordinate, cfg, conns)
@@ -917,6 +908,24 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             if worker.is_alive():
                 worker.kill()
     return result
+
+
+def start_workers(procs: int, cfg: dict, students: int) -> tuple[list, list]:
+    """Fork `procs` student processes (before any trio loop or browser thread exists), students dealt round-robin.
+
+    Returns each process's end of its pipe, and the processes.
+    """
+    context = multiprocessing.get_context("fork")
+    conns, workers = [], []
+    for w in range(procs):
+        parent, child = context.Pipe()
+        indices = list(range(w, students, procs))
+        worker = context.Process(target=worker_process, args=(child, cfg, indices), daemon=True)
+        worker.start()
+        child.close()
+        conns.append(parent)
+        workers.append(worker)
+    return conns, workers
 
 
 def main(argv: list[str] | None = None) -> int:
