@@ -436,12 +436,7 @@ function buildTiles(q) {
     el(
       "button",
       { type: "button", class: `answer answer-${key}`, dataset: { key }, "aria-pressed": "false", "aria-keyshortcuts": key },
-      el("span", { class: "answer-letter", "aria-hidden": "true" }, key),
-      tEl("span", { class: "visually-hidden" }, "question.option", { key }),
-      " ",
-      el("span", { class: "answer-text", dir: "auto" }, optionContent(q, key, true)),
-      optionImage(q, key),
-      el("span", { class: "answer-badge" }),
+      ...optionParts(q, key),
     ),
   );
 }
@@ -452,14 +447,22 @@ function buildChecks(q) {
       "label",
       { class: `answer choice answer-${key}`, dataset: { key } },
       el("input", { type: "checkbox", class: "choice-box", name: "choice", value: key }),
-      el("span", { class: "answer-letter", "aria-hidden": "true" }, key),
-      tEl("span", { class: "visually-hidden" }, "question.option", { key }),
-      " ",
-      el("span", { class: "answer-text", dir: "auto" }, optionContent(q, key, true)),
-      optionImage(q, key),
-      el("span", { class: "answer-badge" }),
+      ...optionParts(q, key),
     ),
   );
+}
+
+// What an option tile shows, as a button (single) or a checkbox label (multiple): its
+// letter (read as "Option A"), its content and image, and the badge the reveal fills.
+function optionParts(q, key) {
+  return [
+    el("span", { class: "answer-letter", "aria-hidden": "true" }, key),
+    tEl("span", { class: "visually-hidden" }, "question.option", { key }),
+    " ",
+    el("span", { class: "answer-text", dir: "auto" }, optionContent(q, key, true)),
+    optionImage(q, key),
+    el("span", { class: "answer-badge" }),
+  ];
 }
 
 function buildTrueFalse() {

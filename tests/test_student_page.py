@@ -31,6 +31,7 @@ from tests.test_browser import (
     BrowserServer,
     Pages,
     free_port,
+    join,
     no_horizontal_overflow,
 )
 
@@ -182,15 +183,6 @@ def doc_shot(page: Page, name: str) -> None:
     """A screenshot for docs/screenshots (the phone's viewport, 390x844)."""
     DOC_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(DOC_SCREENSHOTS / f"student-{name}.png"))
-
-
-def join(page: Page, student_id: str, name: str) -> None:
-    expect(page.get_by_role("heading", name="Join the quiz")).to_be_visible()
-    page.get_by_label("Student ID").fill(student_id)
-    page.get_by_label("Your name").fill(name)
-    page.get_by_role("button", name="Join").click()
-    expect(page.get_by_role("heading", name="You're in!")).to_be_visible()
-    expect(page.locator("#conn")).to_have_text("Connected")
 
 
 def tab_to(page: Page, target: Locator, limit: int = 40) -> None:

@@ -373,15 +373,20 @@ class Room:
         log.info("question %d open (%d s)", question_idx + 1, time_limit)
         await saved
 
-    async def _close_current(self) -> None:
+    def _stop_current(self) -> AskedQuestion:
+        """The open (or paused) question stops taking answers: its timer stops and a pause ends here."""
         asked = self.current_asked
         assert asked is not None
         self.countdown.stop()
         self._enter(SessionState.QUESTION_CLOSED, asked.question_idx)
         asked.closed_at_ms = self.clock.now_ms()
-        if asked.paused_at_ms is not None:  # closed while paused: the pause ends here
+        if asked.paused_at_ms is not None:
             asked.paused_ms += asked.closed_at_ms - asked.paused_at_ms
             asked.paused_at_ms = None
+        return asked
+
+    async def _close_current(self) -> None:
+        asked = self._stop_current()
         await self.storage.save(
             self._log.question_closed(asked, self.state, self.clock.now_ms()), what="close question"
         )
@@ -406,14 +411,7 @@ class Room:
 
     async def _skip(self) -> None:
         """Closed without a reveal: the answers stay in the database but count for nobody."""
-        asked = self.current_asked
-        assert asked is not None
-        self.countdown.stop()
-        self._enter(SessionState.QUESTION_CLOSED, asked.question_idx)
-        asked.closed_at_ms = self.clock.now_ms()
-        if asked.paused_at_ms is not None:  # skipped while paused: the pause ends here
-            asked.paused_ms += asked.closed_at_ms - asked.paused_at_ms
-            asked.paused_at_ms = None
+        asked = self._stop_current()
         asked.skipped = True
         await self.storage.save(
             self._log.question_skipped(asked, self.state, self.clock.now_ms()), what="skip question"
